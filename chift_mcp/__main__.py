@@ -1,0 +1,5 @@
+import sys
+
+from chift_mcp.cli import main
+
+sys.exit(main())

@@ -1,0 +1,87 @@
+"""Assembly: settings -> spec -> operations -> tool specs -> registry (+ client, scope) -> server.
+
+``Runtime.open(settings)`` wires the pieces once; the doors (stdio, HTTP, the CLI's one-shot
+``call``) use what it holds. ``sandbox=True`` points the client at an in-process sandbox Chift API
+(no port, no account needed).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from chift_mcp.connections import ScopeProvider
+from chift_mcp.errors import ConfigError
+from chift_mcp.operations import load_operations
+from chift_mcp.registry import Registry
+from chift_mcp.settings import Settings
+from chift_mcp.spec import Spec, load_spec
+from chift_mcp.toolset import Scope, ToolSpec, build_tools, parse_function_config
+
+logger = logging.getLogger("chift_mcp")
+
+SANDBOX_URL = "http://sandbox.chift.local"
+
+
+def load_tools(settings: Settings, spec: Spec | None = None) -> list[ToolSpec]:
+    spec = spec or load_spec(settings.openapi, timeout=settings.timeout)
+    return build_tools(load_operations(spec), max_items=settings.max_items)
+
+
+def base_scope(settings: Settings) -> Scope:
+    return Scope.of(
+        parse_function_config(settings.function_config),
+        read_only=settings.read_only,
+        consumer_id=settings.consumer_id or None,
+    )
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    spec: Spec
+    tools: list[ToolSpec]
+    registry: Registry
+    scopes: ScopeProvider
+    client: Any
+    sandbox_app: Any = None
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def open(cls, settings: Settings, *, sandbox: bool = False, transport: Any = None) -> Runtime:
+        """Build everything from ``settings``; raises ConfigError with a one-line message."""
+        scope = base_scope(settings)  # validate the function config before anything slow
+        spec = load_spec(settings.openapi, timeout=settings.timeout)
+        tools = load_tools(settings, spec)
+        sandbox_app = None
+        if sandbox:
+            from chift_mcp.sandbox import build_app
+
+            settings = settings.for_sandbox(SANDBOX_URL)
+            sandbox_app = build_app(spec)
+            import httpx2
+
+            transport = httpx2.ASGITransport(app=sandbox_app)
+        missing = settings.missing_credentials()
+        if missing:
+            raise ConfigError(
+                f"missing Chift credentials: set {', '.join(missing)} (or run with --sandbox to try the demo API)"
+            )
+        from chift_mcp.client import ChiftClient
+
+        client = ChiftClient.from_settings(settings, transport=transport)
+        registry = Registry(
+            tools, client, max_items=settings.max_items, max_result_chars=settings.max_result_chars
+        )
+        scopes = ScopeProvider(scope, client, ttl=settings.connections_ttl)
+        return cls(settings, spec, tools, registry, scopes, client, sandbox_app)
+
+    def server(self) -> Any:
+        from chift_mcp.server import build_server
+
+        return build_server(self.registry, self.scopes)
+
+    async def aclose(self) -> None:
+        await self.scopes.aclose()
+        await self.client.aclose()

@@ -1,0 +1,161 @@
+"""The ``chift-mcp`` command: pick a door and run it.
+
+    chift-mcp [--sandbox] [--env-file F] [-v]            serve MCP over stdio (same as `stdio`)
+    chift-mcp stdio                                      serve MCP over stdio
+    chift-mcp sandbox [--host H] [--port P]              run the sandbox Chift API on a port
+    chift-mcp tools [--json]                             the tools the current settings expose
+    chift-mcp call NAME --args JSON                      call one tool and print its result
+
+Settings are read once here (environment ``CHIFT_*`` and ``.env``) and passed down. stdout carries
+only protocol messages in stdio mode (or the requested output for ``tools``/``call``); logs go to
+stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from typing import Any
+
+from chift_mcp import __version__
+from chift_mcp.errors import ConfigError
+
+EXIT_CONFIG = 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="chift-mcp", description="MCP server for the Chift unified API.")
+    parser.add_argument("--version", action="version", version=f"chift-mcp {__version__}")
+    parser.add_argument(
+        "--sandbox", action="store_true", help="use the built-in sandbox Chift API and its demo credentials"
+    )
+    parser.add_argument("--env-file", default=".env", help="dotenv file with CHIFT_* settings (default .env)")
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="more logs on stderr (-vv: debug)")
+    sub = parser.add_subparsers(dest="command")
+    sub.add_parser("stdio", help="serve MCP over stdio (default)")
+    sandbox = sub.add_parser("sandbox", help="run the sandbox Chift API on a port")
+    sandbox.add_argument("--host", default="127.0.0.1")
+    sandbox.add_argument("--port", type=int, default=8765)
+    tools = sub.add_parser("tools", help="print the tools the current settings would expose")
+    tools.add_argument("--json", action="store_true", help="print the tools/list payload as JSON")
+    call = sub.add_parser("call", help="call one tool and print its result")
+    call.add_argument("name")
+    call.add_argument("--args", default="{}", help="tool arguments as a JSON object")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    level = logging.WARNING - 10 * min(args.verbose, 2)
+    logging.basicConfig(stream=sys.stderr, level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        return _run(args)
+    except ConfigError as exc:
+        print(f"chift-mcp: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    except KeyboardInterrupt:
+        return 130
+
+
+def _settings(args: argparse.Namespace) -> Any:
+    from pydantic import ValidationError
+
+    from chift_mcp.settings import Settings
+
+    try:
+        return Settings(_env_file=args.env_file)  # type: ignore[call-arg]
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        name = "CHIFT_" + "_".join(str(p) for p in first["loc"]).upper()
+        raise ConfigError(f"{name}: {first['msg']}") from None
+
+
+def _run(args: argparse.Namespace) -> int:
+    command = args.command or "stdio"
+    if command == "sandbox":
+        from chift_mcp.sandbox import run
+
+        run(host=args.host, port=args.port)
+        return 0
+    settings = _settings(args)
+    if command == "tools":
+        return _tools(settings, args)
+    from chift_mcp.app import Runtime
+
+    runtime = Runtime.open(settings, sandbox=args.sandbox)
+    import anyio
+
+    if command == "call":
+        return anyio.run(_call, runtime, args.name, args.args)
+    anyio.run(_serve_stdio, runtime)
+    return 0
+
+
+async def _serve_stdio(runtime: Any) -> None:
+    from mcp.server.stdio import stdio_server
+
+    server = runtime.server()
+    try:
+        async with stdio_server() as (read, write):
+            await server.run(read, write, server.create_initialization_options())
+    finally:
+        await runtime.aclose()
+
+
+async def _call(runtime: Any, name: str, raw: str) -> int:
+    try:
+        arguments = json.loads(raw)
+    except ValueError as exc:
+        raise ConfigError(f"--args is not valid JSON: {exc}") from None
+    if not isinstance(arguments, dict):
+        raise ConfigError("--args must be a JSON object")
+    try:
+        scope = await runtime.scopes.current()
+        result = await runtime.registry.call(name, arguments, scope)
+    finally:
+        await runtime.aclose()
+    if result.structured is not None:
+        print(json.dumps(result.structured, indent=2, ensure_ascii=False))
+    else:
+        print(result.text)
+    return 1 if result.is_error else 0
+
+
+def _tools(settings: Any, args: argparse.Namespace) -> int:
+    from chift_mcp.app import Runtime, base_scope, load_tools
+    from chift_mcp.registry import Registry
+
+    if settings.consumer_id and (args.sandbox or not settings.missing_credentials()):
+        runtime = Runtime.open(settings, sandbox=args.sandbox)
+        import anyio
+
+        async def scoped() -> Any:
+            try:
+                return await runtime.scopes.current()
+            finally:
+                await runtime.aclose()
+
+        scope = anyio.run(scoped)
+        tools = runtime.registry.tools(scope)
+    else:
+        scope = base_scope(settings)
+        tools = Registry(load_tools(settings), upstream=None).tools(scope)  # type: ignore[arg-type]
+    if args.json:
+        from chift_mcp.server import mcp_tool
+
+        payload = [mcp_tool(t).model_dump(by_alias=True, exclude_none=True, mode="json") for t in tools]
+        print(json.dumps(payload, indent=1, ensure_ascii=False))
+        return 0
+    width = max((len(t.name) for t in tools), default=10)
+    for tool in tools:
+        print(f"{tool.name:<{width}}  {tool.kind:<6}  {tool.description}")
+    size = len(json.dumps([t.input_schema for t in tools], separators=(",", ":")))
+    print(f"\n{len(tools)} tools ({size} bytes of input schemas)", file=sys.stderr)
+    return 0
+
+
+def console() -> None:
+    """Console-script entry point."""
+    sys.exit(main())

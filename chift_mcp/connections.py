@@ -1,0 +1,94 @@
+"""The live scope of a consumer-bound server: its consumer's active connections, cached.
+
+``ScopeProvider.current()`` returns the configured :class:`~chift_mcp.toolset.Scope`, narrowed to
+the domains of the bound consumer's active connections. The connections are fetched once in the
+background, kept for ``ttl`` seconds and refreshed in the background after that (the stale value
+is served meanwhile): no request ever waits on a network call except the very first one, and that
+one for at most ``first_wait`` seconds. When the fetch fails the log says so and the configured
+domains stand.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import replace
+from typing import Any
+
+from chift_mcp.errors import ToolError
+from chift_mcp.operations import CONNECTION_APIS
+from chift_mcp.registry import Upstream
+from chift_mcp.toolset import Scope
+
+logger = logging.getLogger("chift_mcp.connections")
+
+
+def active_domains(connections: Any) -> frozenset[str]:
+    """The unified domains served by the active connections in a /connections answer."""
+    items = connections.get("items", []) if isinstance(connections, dict) else connections or []
+    domains = set()
+    for connection in items:
+        if not isinstance(connection, dict):
+            continue
+        if str(connection.get("status", "active")).lower() != "active":
+            continue
+        domain = CONNECTION_APIS.get(str(connection.get("api", "")))
+        if domain:
+            domains.add(domain)
+    return frozenset(domains)
+
+
+class ScopeProvider:
+    def __init__(self, base: Scope, upstream: Upstream, *, ttl: float = 300.0, first_wait: float = 5.0) -> None:
+        self.base = base
+        self.upstream = upstream
+        self.ttl = ttl
+        self.first_wait = first_wait
+        self._scope: Scope | None = None if base.consumer_id else base
+        self._fetched_at = 0.0
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        """Begin the first fetch in the background (call from within the event loop)."""
+        if self.base.consumer_id and self._task is None:
+            self._task = asyncio.create_task(self._refresh())
+
+    async def current(self) -> Scope:
+        if not self.base.consumer_id:
+            return self.base
+        if self._scope is None:
+            self.start()
+            assert self._task is not None
+            try:
+                await asyncio.wait_for(asyncio.shield(self._task), timeout=self.first_wait)
+            except asyncio.TimeoutError:
+                logger.warning("consumer connections not fetched after %.0f s; using the configured domains", self.first_wait)
+                return self.base
+            return self._scope or self.base
+        if time.monotonic() - self._fetched_at > self.ttl and (self._task is None or self._task.done()):
+            self._task = asyncio.create_task(self._refresh())
+        return self._scope
+
+    async def aclose(self) -> None:
+        if self._task and not self._task.done():
+            self._task.cancel()
+
+    async def _refresh(self) -> None:
+        consumer = self.base.consumer_id
+        try:
+            answer = await self.upstream.request("GET", f"/consumers/{consumer}/connections")
+        except ToolError as exc:
+            logger.warning(
+                "could not fetch the connections of consumer %s (%s: %s); using the configured domains",
+                consumer,
+                exc.code,
+                exc.message,
+            )
+            self._scope = self._scope or self.base
+            self._fetched_at = time.monotonic()
+            return
+        domains = active_domains(answer)
+        self._scope = replace(self.base, active_domains=domains)
+        self._fetched_at = time.monotonic()
+        logger.info("consumer %s has active connections for: %s", consumer, ", ".join(sorted(domains)) or "none")

@@ -1,0 +1,310 @@
+"""The registry: which tools a scope sees, and what calling one does.
+
+``Registry.call(name, arguments, scope)`` checks the scope, validates the arguments against the
+published schema (nothing is sent when they are wrong), builds the HTTP request from the tool's
+argument map, pages through list endpoints, and shapes the answer (nulls dropped, cut at an item
+boundary when too long). Every failure comes back as a :class:`ToolResult` with ``is_error`` set and
+a payload from :mod:`chift_mcp.errors`. Transports only convert ToolResults to their wire types.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import logging
+import re
+import time
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+from urllib.parse import quote
+
+from chift_mcp.errors import ArgumentError, ScopeError, ToolError
+from chift_mcp.toolset import CONSUMER_ARG, Scope, ToolSpec
+
+if TYPE_CHECKING:
+    from jsonschema.protocols import Validator
+
+logger = logging.getLogger("chift_mcp.calls")
+
+DEFAULT_LIMIT = 50
+CHIFT_MAX_PAGE = 100
+
+
+class Upstream(Protocol):
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+        request_id: str | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> Any: ...
+
+
+@dataclass(frozen=True)
+class ToolResult:
+    text: str
+    structured: dict[str, Any] | None
+    is_error: bool = False
+
+
+def dumps(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
+class Registry:
+    def __init__(
+        self,
+        tools: list[ToolSpec],
+        upstream: Upstream,
+        *,
+        max_items: int = 1000,
+        max_result_chars: int = 60_000,
+    ) -> None:
+        self._tools = {tool.name: tool for tool in tools}
+        self.upstream = upstream
+        self.max_items = max_items
+        self.max_result_chars = max_result_chars
+        self._views: dict[Scope, list[ToolSpec]] = {}
+        self._validators: dict[tuple[str, bool], Validator] = {}
+
+    # ------------------------------------------------------------------ listing
+
+    @property
+    def all_tools(self) -> list[ToolSpec]:
+        return list(self._tools.values())
+
+    def tools(self, scope: Scope) -> list[ToolSpec]:
+        """The tools ``scope`` may see, as published (``consumer_id`` hidden when bound)."""
+        view = self._views.get(scope)
+        if view is None:
+            view = [self._published(tool, scope) for tool in self._tools.values() if scope.allows(tool)]
+            self._views[scope] = view
+        return view
+
+    @staticmethod
+    def _published(tool: ToolSpec, scope: Scope) -> ToolSpec:
+        return tool.without_consumer() if scope.consumer_id else tool
+
+    # ------------------------------------------------------------------ calling
+
+    async def call(self, name: str, arguments: Mapping[str, Any] | None, scope: Scope) -> ToolResult:
+        started = time.perf_counter()
+        try:
+            tool = self._lookup(name, scope)
+            args = dict(arguments or {})
+            if scope.consumer_id and tool.operation.consumer_scoped:
+                given = args.pop(CONSUMER_ARG, None)
+                if given is not None and given != scope.consumer_id:
+                    raise ScopeError(
+                        "this server is bound to one consumer; consumer_id cannot be chosen",
+                        hint="call the tool again without consumer_id",
+                    )
+            self.validate(tool, args, bound=bool(scope.consumer_id))
+            if scope.consumer_id and tool.operation.consumer_scoped:
+                args[CONSUMER_ARG] = scope.consumer_id
+            result = await self._execute(tool, args)
+        except ToolError as exc:
+            logger.info("%s error %s in %.0f ms", name, exc.code, (time.perf_counter() - started) * 1000)
+            payload = exc.payload()
+            return ToolResult(dumps(payload), payload, is_error=True)
+        logger.info("%s ok in %.0f ms", name, (time.perf_counter() - started) * 1000)
+        return result
+
+    def _lookup(self, name: str, scope: Scope) -> ToolSpec:
+        tool = self._tools.get(name)
+        if tool is None:
+            close = difflib.get_close_matches(name, [t.name for t in self.tools(scope)], n=3)
+            hint = f"did you mean {', '.join(close)}?" if close else "list the tools to see what exists"
+            raise ScopeError(f"unknown tool {name!r}", hint=hint)
+        refusal = scope.refusal(tool)
+        if refusal:
+            raise ScopeError(f"{name} is not available: {refusal}", hint="use a tool from the tool list")
+        return tool
+
+    def validate(self, tool: ToolSpec, args: Mapping[str, Any], *, bound: bool = False) -> None:
+        """Check ``args`` against the tool's published schema; raise ArgumentError naming the field."""
+        schema = (tool.without_consumer() if bound else tool).input_schema
+        known = schema.get("properties", {})
+        unknown = [key for key in args if key not in known]
+        if unknown:
+            raise ArgumentError(
+                f"unknown argument {unknown[0]!r}",
+                field=unknown[0],
+                hint=f"valid arguments: {', '.join(known) or 'none'}",
+            )
+        validator = self._validator(tool, schema, bound)
+        error = _first_error(validator, args)
+        if error is not None:
+            field = _field_path(error.absolute_path) or _missing_field(error)
+            raise ArgumentError(
+                f"{field or 'arguments'}: {_message(error)}",
+                field=field,
+                hint="fix this argument and call again; nothing was sent to Chift",
+            )
+
+    def _validator(self, tool: ToolSpec, schema: dict[str, Any], bound: bool) -> Validator:
+        key = (tool.name, bound)
+        validator = self._validators.get(key)
+        if validator is None:
+            from jsonschema import Draft202012Validator, FormatChecker  # imported on first call only
+
+            checker = FormatChecker(formats=("date",))
+            validator = Draft202012Validator(schema, format_checker=checker)
+            self._validators[key] = validator
+        return validator
+
+    async def _execute(self, tool: ToolSpec, args: dict[str, Any]) -> ToolResult:
+        op = tool.operation
+        path = op.path
+        query: dict[str, Any] = {}
+        headers: dict[str, str] = {}
+        body: Any = None
+        fields: dict[str, Any] = {}
+        for name, value in args.items():
+            arg = tool.args[name]
+            if arg.where == "path":
+                path = path.replace("{" + arg.wire + "}", quote(str(value), safe=""))
+            elif arg.where == "query":
+                query[arg.wire] = _wire(value)
+            elif arg.where == "header":
+                headers[arg.wire] = str(_wire(value))
+            elif arg.where == "body_field":
+                fields[arg.wire] = value
+            elif arg.where == "body":
+                body = value
+        if fields:
+            body = {**(body or {}), **fields}
+        elif body is None and op.body is not None and op.body_required:
+            body = {}
+        request_id = None if op.method == "GET" else uuid.uuid4().hex
+        if tool.paginated:
+            return await self._paged(path, query, headers, args)
+        data = await self.upstream.request(
+            op.method, path, params=query or None, json=body, request_id=request_id, headers=headers or None
+        )
+        return self.shape(data)
+
+    async def _paged(
+        self, path: str, query: dict[str, Any], headers: dict[str, str], args: Mapping[str, Any]
+    ) -> ToolResult:
+        limit = max(1, min(int(args.get("limit", DEFAULT_LIMIT)), self.max_items))
+        offset = max(0, int(args.get("offset", 0)))
+        if limit <= CHIFT_MAX_PAGE and offset % limit == 0:
+            size, page, skip = limit, offset // limit + 1, 0
+        else:
+            size, page, skip = CHIFT_MAX_PAGE, offset // CHIFT_MAX_PAGE + 1, offset % CHIFT_MAX_PAGE
+        items: list[Any] = []
+        total: int | None = None
+        exhausted = False
+        while len(items) < limit:
+            data = await self.upstream.request(
+                "GET", path, params={**query, "page": page, "size": size}, headers=headers or None
+            )
+            batch = list((data or {}).get("items") or [])
+            if isinstance((data or {}).get("total"), int):
+                total = data["total"]
+            items.extend(batch[skip : skip + limit - len(items)])
+            skip = 0
+            if len(batch) < size or (total is not None and page * size >= total):
+                exhausted = True
+                break
+            page += 1
+        consumed = offset + len(items)
+        more = consumed < total if total is not None else not exhausted
+        result: dict[str, Any] = {"items": items, "total": total, "offset": offset}
+        if more:
+            result["next_offset"] = consumed
+        return self.shape(result, offset=offset)
+
+    # ------------------------------------------------------------------ shaping
+
+    def shape(self, data: Any, *, offset: int = 0) -> ToolResult:
+        """Drop empty values and keep the text under ``max_result_chars``, cutting at an item boundary."""
+        data = prune(data)
+        if isinstance(data, list):
+            data = {"items": data, "total": len(data)}
+        elif not isinstance(data, dict):
+            data = {"result": data} if data is not None else {"result": "done"}
+        text = dumps(data)
+        if len(text) <= self.max_result_chars:
+            return ToolResult(text, data)
+        items = data.get("items")
+        if isinstance(items, list) and items:
+            return self._cut_items(data, items, offset)
+        cut = text[: self.max_result_chars]
+        note = (
+            f"[cut: the result has {len(text)} characters, over the {self.max_result_chars} limit; "
+            "narrow the query (filters, dates, ids) to see all of it]"
+        )
+        return ToolResult(cut + "\n" + note, None)
+
+    def _cut_items(self, data: dict[str, Any], items: list[Any], offset: int) -> ToolResult:
+        lo, hi = 0, len(items)
+        while lo < hi:  # the largest k whose text fits
+            mid = (lo + hi + 1) // 2
+            if len(dumps(self._truncated(data, items, mid, offset))) <= self.max_result_chars:
+                lo = mid
+            else:
+                hi = mid - 1
+        shaped = self._truncated(data, items, lo, offset)
+        return ToolResult(dumps(shaped), shaped)
+
+    @staticmethod
+    def _truncated(data: dict[str, Any], items: list[Any], keep: int, offset: int) -> dict[str, Any]:
+        total = data.get("total") if isinstance(data.get("total"), int) else len(items)
+        out = {**data, "items": items[:keep], "next_offset": offset + keep, "truncated": True}
+        out["note"] = (
+            f"showing {keep} of {total} items: the full answer is too long for one result. "
+            f"Continue with offset={offset + keep}, or narrow with filters (dates, ids) or a smaller limit."
+        )
+        return out
+
+
+def prune(value: Any) -> Any:
+    """Drop None, empty strings, empty lists and empty objects, recursively."""
+    if isinstance(value, dict):
+        out = {k: prune(v) for k, v in value.items()}
+        return {k: v for k, v in out.items() if v not in (None, "", [], {})}
+    if isinstance(value, list):
+        return [prune(v) for v in value if v not in (None, "", [], {})]
+    return value
+
+
+def _wire(value: Any) -> Any:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        return [_wire(v) for v in value]
+    return value
+
+
+def _first_error(validator: Validator, args: Mapping[str, Any]) -> Any:
+    from jsonschema.exceptions import best_match
+
+    return best_match(validator.iter_errors(dict(args)))
+
+
+def _field_path(path: Any) -> str:
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _missing_field(error: Any) -> str | None:
+    if error.validator == "required":
+        match = re.match(r"'([^']+)' is a required property", error.message)
+        if match:
+            prefix = _field_path(error.absolute_path)
+            return f"{prefix}.{match.group(1)}" if prefix else match.group(1)
+    return None
+
+
+def _message(error: Any) -> str:
+    message = str(error.message)
+    return message if len(message) <= 300 else message[:297] + "..."

@@ -1,0 +1,225 @@
+"""JSON-schema compaction: from the spec's resolved schemas to small, portable tool schemas.
+
+What goes: titles, examples, vendor extensions (``x-*``), ``null`` alternatives, ``$ref``/``$defs``
+(resolved before we get here), ``additionalProperties: false/true`` and descriptions that only
+repeat the property's name. What stays: types, enums, formats, bounds, required, nested
+structure, and descriptions that carry meaning (trimmed to their first sentence).
+
+The result is also the schema arguments are validated against, so what an agent reads is what we
+enforce. ``portable_problems()`` lists what would stop a schema travelling to every MCP client.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+_KEEP = frozenset(
+    {
+        "type",
+        "format",
+        "enum",
+        "minimum",
+        "maximum",
+        "exclusiveMinimum",
+        "exclusiveMaximum",
+        "minLength",
+        "maxLength",
+        "pattern",
+        "minItems",
+        "maxItems",
+        "uniqueItems",
+        "multipleOf",
+    }
+)
+# Formats worth their tokens: they tell a model how to write a value.
+_USEFUL_FORMATS = frozenset({"date", "date-time", "email", "uri", "time", "byte", "binary"})
+_FORBIDDEN = ("$ref", "$defs", "definitions", "$schema", "allOf", "oneOf", "not", "if", "then", "else")
+# Words that add nothing to a property's name: a description made only of these and the name's own
+# words ("Total amount of the invoice" for ``total``) is dropped.
+_STOPWORDS = frozenset(
+    """a an the of for to in on by is are be this that its it with and or as at from which
+    id ids identifier unique technical number value name field used associated related given
+    system software accounting invoice entry line item object list specific record instance
+    amount total code type date flag whether if""".split()
+)
+_SENTENCE_END = re.compile(r"(?<!\be\.g)(?<!\bi\.e)(?<=[a-z0-9)\]`'\"])\.(\s|$)")
+
+
+def compact(
+    schema: Any, *, name: str = "", depth: int = 0, required: bool = True, limits: tuple[int, ...] = (72, 40)
+) -> dict[str, Any]:
+    """Return a compact copy of a resolved schema (never mutates its input).
+
+    ``depth`` is the nesting level (0 for a tool argument). Descriptions get ``limits[depth]``
+    characters (the last limit below that); an optional property deeper than the first level keeps
+    no description, its name and type have to speak for it.
+    """
+    if not isinstance(schema, dict):
+        return {}
+    limit = limits[min(depth, len(limits) - 1)]
+    schema = _collapse(schema)
+    out: dict[str, Any] = {}
+    for key in ("type", *sorted(_KEEP - {"type"})):
+        if key in schema:
+            out[key] = schema[key]
+    if "const" in schema and "enum" not in out:
+        out["enum"] = [schema["const"]]
+    if out.get("format") not in _USEFUL_FORMATS:
+        out.pop("format", None)
+    if out.get("minLength") == 1:
+        del out["minLength"]  # "not empty": Chift says so itself if it matters; not worth its tokens
+    if "enum" in out:
+        out["enum"] = [v for v in out["enum"] if v is not None]
+        if not out["enum"]:
+            del out["enum"]
+    if out.get("enum") in (["true", "false"], ["false", "true"]):
+        out = {"type": "boolean"}  # a string boolean; the registry writes it back as "true"/"false"
+    text = "" if depth >= 1 and not required else _clean(schema.get("description", ""), out)
+    text = shorten(text, limit)
+    if text and not _repeats_name(text, name):
+        out["description"] = text
+    nested = {"depth": depth + 1, "limits": limits}
+    if "anyOf" in schema:
+        out["anyOf"] = [compact(m, **nested) for m in schema["anyOf"]]
+    properties = schema.get("properties")
+    if isinstance(properties, dict):
+        needed = [r for r in schema.get("required", []) if r in properties]
+        out["type"] = "object"
+        out["properties"] = {
+            key: compact(value, name=key, required=key in needed, **nested) for key, value in properties.items()
+        }
+        if needed:
+            out["required"] = needed
+    extra = schema.get("additionalProperties")
+    if isinstance(extra, dict) and extra:
+        out["type"] = "object"
+        out["additionalProperties"] = compact(extra, **nested)
+    if "items" in schema:
+        out["items"] = compact(schema["items"], required=required, depth=depth, limits=limits)
+        out["type"] = "array"
+    if "type" not in out and "anyOf" not in out:
+        out["type"] = _infer_type(schema)
+    if out.get("type") == "object" and "properties" not in out and "additionalProperties" not in out:
+        out.pop("required", None)
+    return out
+
+
+def _collapse(schema: dict[str, Any]) -> dict[str, Any]:
+    """Fold ``anyOf``/``oneOf``/``allOf`` and type lists into a simpler equivalent where possible."""
+    schema = dict(schema)
+    for key in ("oneOf", "anyOf"):
+        if key not in schema:
+            continue
+        members = [m for m in schema.pop(key) if not _is_null(m)]
+        if len(members) == 1:
+            inner = _collapse(members[0])
+            merged = {**inner, **{k: v for k, v in schema.items() if k in ("description",) and v}}
+            if "description" not in merged and inner.get("description"):
+                merged["description"] = inner["description"]
+            return merged
+        if members:
+            schema["anyOf"] = members
+    if "allOf" in schema:
+        merged: dict[str, Any] = {}
+        for member in schema.pop("allOf"):
+            member = _collapse(member)
+            props = {**merged.get("properties", {}), **member.get("properties", {})}
+            required = [*merged.get("required", []), *member.get("required", [])]
+            merged.update(member)
+            if props:
+                merged["properties"] = props
+            if required:
+                merged["required"] = sorted(set(required))
+        schema = {**merged, **schema}
+    kind = schema.get("type")
+    if isinstance(kind, list):
+        kinds = [k for k in kind if k != "null"]
+        if len(kinds) == 1:
+            schema["type"] = kinds[0]
+        else:
+            del schema["type"]
+            schema["anyOf"] = [{"type": k} for k in kinds]
+    return schema
+
+
+def _is_null(member: Any) -> bool:
+    return isinstance(member, dict) and member.get("type") == "null" and len(member) <= 2
+
+
+def _infer_type(schema: dict[str, Any]) -> str:
+    enum = schema.get("enum") or ([schema["const"]] if "const" in schema else [])
+    if enum:
+        sample = enum[0]
+        if isinstance(sample, bool):
+            return "boolean"
+        if isinstance(sample, int):
+            return "integer"
+        if isinstance(sample, float):
+            return "number"
+        return "string"
+    # An unconstrained value in Chift's spec is a free-form JSON object (metadata, raw payloads).
+    return "object"
+
+
+_FORMAT_NOTE = re.compile(r"\s*\(?(format:?\s*)?(YYYY-MM-DD|ISO 8601[^).]*)\)?", re.I)
+_FILLER = re.compile(
+    r"^(indicates?|specifies|represents|contains|defines)( whether| if)? (the )?|^(boolean )?flag indicating (whether|if) ",
+    re.I,
+)
+
+
+def _clean(text: str, schema: dict[str, Any]) -> str:
+    """Drop what the schema already says (date formats) and filler openings."""
+    text = " ".join((text or "").split())
+    if schema.get("format") in ("date", "date-time"):
+        text = _FORMAT_NOTE.sub("", text)
+    text = _FILLER.sub("", text)
+    return text[:1].upper() + text[1:] if text else text
+
+
+def shorten(text: str, limit: int = 160) -> str:
+    """The first sentence of ``text`` (at most ``limit`` characters, cut at a word)."""
+    text = " ".join((text or "").split())
+    if not text:
+        return ""
+    match = _SENTENCE_END.search(text)
+    if match and match.start() + 1 <= limit:
+        text = text[: match.start()]
+    if len(text) > limit:
+        cut = text[:limit]
+        # Prefer ending at a clause boundary; else at a word, marked with an ellipsis.
+        clause = max(cut.rfind(", "), cut.rfind("; "), cut.rfind(" ("))
+        text = cut[:clause] if clause >= limit // 2 else cut.rsplit(" ", 1)[0].rstrip(",;:(") + "…"
+    return text.rstrip(".")
+
+
+def _repeats_name(text: str, name: str) -> bool:
+    words = {w for w in re.split(r"[^a-z0-9]+", text.lower()) if w and w not in _STOPWORDS}
+    names = {w for w in re.split(r"[^a-z0-9]+", name.lower()) if w and w not in _STOPWORDS}
+    return bool(names) and words <= names
+
+
+def portable_problems(schema: Any, path: str = "$") -> list[str]:
+    """What in ``schema`` falls outside the subset every MCP client accepts (empty when portable)."""
+    problems: list[str] = []
+    if not isinstance(schema, dict):
+        return [f"{path}: not an object"]
+    for key in _FORBIDDEN:
+        if key in schema:
+            problems.append(f"{path}: uses {key}")
+    if isinstance(schema.get("type"), list):
+        problems.append(f"{path}: type array")
+    if "additionalProperties" in schema and not isinstance(schema["additionalProperties"], dict):
+        problems.append(f"{path}: additionalProperties {schema['additionalProperties']!r}")
+    if "type" not in schema and "anyOf" not in schema:
+        problems.append(f"{path}: untyped")
+    for key, value in schema.get("properties", {}).items():
+        problems += portable_problems(value, f"{path}.{key}")
+    for index, value in enumerate(schema.get("anyOf", [])):
+        problems += portable_problems(value, f"{path}|{index}")
+    if isinstance(schema.get("items"), dict):
+        problems += portable_problems(schema["items"], f"{path}[]")
+    if isinstance(schema.get("additionalProperties"), dict):
+        problems += portable_problems(schema["additionalProperties"], f"{path}{{}}")
+    return problems

@@ -1,0 +1,65 @@
+"""Settings, read once at the edge (``cli.main``) and passed down.
+
+Every field maps to an environment variable ``CHIFT_<NAME>`` (also read from ``.env``). The names of
+the official Chift MCP server are kept so that this server is a drop-in replacement.
+"""
+
+from __future__ import annotations
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# The sandbox's demo credentials; ``--sandbox`` fills them in.
+SANDBOX_CLIENT_ID = "sandbox-client"
+SANDBOX_CLIENT_SECRET = "sandbox-secret"  # noqa: S105 - a public demo value, not a secret
+SANDBOX_ACCOUNT_ID = "00000000-0000-4000-a000-00000000acc7"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="CHIFT_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    client_id: str | None = Field(None, description="Chift client id (API key pair).")
+    client_secret: SecretStr | None = Field(None, description="Chift client secret.")
+    account_id: str | None = Field(None, description="Chift account id.")
+    consumer_id: str | None = Field(
+        None, description="Bind the server to one consumer: hides consumer_id and narrows tools to its connections."
+    )
+    url_base: str = Field("https://api.chift.eu", description="Chift API base URL.")
+    marketplace_id: str | None = Field(None, description="Marketplace id, for marketplace accounts.")
+    env_id: str | None = Field(None, description="Environment id, for accounts with several environments.")
+    function_config: str | None = Field(
+        None, description='Which tools exist: JSON like {"accounting": ["get", "create"]} or a path to a JSON file.'
+    )
+    read_only: bool = Field(False, description="Expose only tools that read (kind get).")
+    openapi: str | None = Field(None, description="File path or URL of an OpenAPI spec overriding the bundled one.")
+    search: bool = Field(False, description="Add the search_chift docs search tool.")
+
+    timeout: float = Field(30.0, gt=0, description="Seconds to wait for a Chift response.")
+    connect_timeout: float = Field(10.0, gt=0, description="Seconds to wait for a connection to Chift.")
+    max_retries: int = Field(3, ge=0, le=10, description="Retries on 429/502/503/504 and connection errors.")
+    retry_budget: float = Field(30.0, ge=0, description="Total seconds a call may spend waiting between retries.")
+    max_items: int = Field(1000, ge=1, description="Upper bound for a list tool's limit.")
+    max_result_chars: int = Field(
+        60_000, ge=1000, description="Results longer than this (JSON characters) are cut at an item boundary."
+    )
+    connections_ttl: float = Field(300.0, ge=0, description="Seconds to cache a bound consumer's connections.")
+
+    def missing_credentials(self) -> list[str]:
+        return [
+            f"CHIFT_{name.upper()}"
+            for name in ("client_id", "client_secret", "account_id")
+            if not getattr(self, name)
+        ]
+
+    def for_sandbox(self, url_base: str) -> Settings:
+        """A copy pointed at the sandbox with its demo credentials."""
+        return self.model_copy(
+            update={
+                "client_id": SANDBOX_CLIENT_ID,
+                "client_secret": SecretStr(SANDBOX_CLIENT_SECRET),
+                "account_id": SANDBOX_ACCOUNT_ID,
+                "url_base": url_base,
+            }
+        )

@@ -1,0 +1,301 @@
+"""Tool specs (one per operation) and the scope that filters them.
+
+``build_tools(operations)`` turns each :class:`~chift_mcp.operations.Operation` into a frozen
+:class:`ToolSpec`: its name, description, compact input schema, annotations and the map that tells
+the registry where each argument goes in the HTTP request. A :class:`Scope` (function config,
+read-only flag, bound consumer and its active domains; later a token's scope) decides which tools
+exist. Filtering happens here, on data, never by parsing tool names at request time.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Literal
+
+from chift_mcp.errors import ConfigError
+from chift_mcp.operations import (
+    ACCOUNT_DOMAINS,
+    DOMAINS,
+    KIND_ALIASES,
+    KINDS,
+    UNIFIED_DOMAINS,
+    Operation,
+)
+from chift_mcp.schemas import compact, shorten
+
+NAME_PATTERN = re.compile(r"^[a-zA-Z0-9_-]{1,54}$")
+MAX_NAME = 54  # Cursor caps server name + tool name at 60 characters
+CONSUMER_ARG = "consumer_id"
+Where = Literal["path", "query", "header", "body", "body_field", "page"]
+
+
+@dataclass(frozen=True)
+class Arg:
+    """Where one tool argument goes in the HTTP request."""
+
+    where: Where
+    wire: str  # the name on the wire (path/query/header parameter or body property)
+
+
+@dataclass(frozen=True)
+class ToolSpec:
+    name: str
+    title: str
+    description: str
+    input_schema: dict[str, Any]
+    annotations: dict[str, Any]
+    domain: str
+    kind: str
+    operation: Operation
+    args: Mapping[str, Arg]
+    paginated: bool = False
+
+    @property
+    def read_only(self) -> bool:
+        return self.kind == "get"
+
+    def without_consumer(self) -> ToolSpec:
+        """This tool with ``consumer_id`` removed from its schema (it is injected instead)."""
+        if CONSUMER_ARG not in self.input_schema.get("properties", {}):
+            return self
+        schema = dict(self.input_schema)
+        schema["properties"] = {k: v for k, v in schema["properties"].items() if k != CONSUMER_ARG}
+        required = [r for r in schema.get("required", []) if r != CONSUMER_ARG]
+        if required:
+            schema["required"] = required
+        else:
+            schema.pop("required", None)
+        return replace(self, input_schema=schema)
+
+
+# --------------------------------------------------------------------------- building
+
+
+# Descriptions of parameters shared by many tools, written once and short.
+_SHARED_PARAM_TEXT = {
+    "folder_id": "Needed when the connection has several folders",
+}
+_HIDDEN_QUERY = frozenset({"page", "size"})
+_ANNOTATIONS = {
+    "get": {"readOnlyHint": True, "destructiveHint": False, "idempotentHint": True, "openWorldHint": True},
+    "create": {"readOnlyHint": False, "destructiveHint": False, "idempotentHint": False, "openWorldHint": True},
+    "update": {"readOnlyHint": False, "destructiveHint": True, "idempotentHint": True, "openWorldHint": True},
+    "delete": {"readOnlyHint": False, "destructiveHint": True, "idempotentHint": True, "openWorldHint": True},
+}
+
+
+def build_tools(operations: Iterable[Operation], *, max_items: int = 1000) -> list[ToolSpec]:
+    """One ToolSpec per operation, with unique names."""
+    tools: list[ToolSpec] = []
+    taken: set[str] = set()
+    for op in operations:
+        name = tool_name(op, taken)
+        taken.add(name)
+        schema, args = input_schema(op, max_items=max_items)
+        tools.append(
+            ToolSpec(
+                name=name,
+                title=title_of(op),
+                description=describe(op),
+                input_schema=schema,
+                annotations={"title": title_of(op), **_ANNOTATIONS[op.kind]},
+                domain=op.domain,
+                kind=op.kind,
+                operation=op,
+                args=args,
+                paginated=op.paginated,
+            )
+        )
+    return tools
+
+
+def tool_name(op: Operation, taken: set[str]) -> str:
+    """The operationId when clients accept it, else ``domain_kind_resource``, made unique."""
+    if NAME_PATTERN.match(op.id) and op.id not in taken:
+        return op.id
+    segments = [s for s in op.path.split("/") if s and not s.startswith("{")]
+    resource = re.sub(r"[^a-zA-Z0-9]+", "_", segments[-1] if segments else "root").strip("_")
+    base = f"{op.domain}_{op.kind}_{resource}"[:MAX_NAME]
+    name, n = base, 2
+    while name in taken:
+        suffix = f"_{n}"
+        name, n = base[: MAX_NAME - len(suffix)] + suffix, n + 1
+    return name
+
+
+def title_of(op: Operation) -> str:
+    return shorten(op.summary or op.id.replace("_", " "), 80) or op.id
+
+
+def describe(op: Operation) -> str:
+    """What the tool does and returns, in a sentence or two a model can choose by."""
+    text = shorten(op.description, 160) if op.description else ""
+    if not text:
+        text = shorten(op.summary, 160)
+    return text + "."
+
+
+def input_schema(op: Operation, *, max_items: int = 1000) -> tuple[dict[str, Any], dict[str, Arg]]:
+    """The tool's compact input schema and where each argument goes."""
+    properties: dict[str, Any] = {}
+    required: list[str] = []
+    args: dict[str, Arg] = {}
+    for param in op.params:
+        if op.paginated and param.location == "query" and param.name in _HIDDEN_QUERY:
+            continue
+        arg = _arg_name(param.name, param.location)
+        schema = compact({**param.schema, "description": param.description}, name=param.name)
+        if param.name in _SHARED_PARAM_TEXT:
+            schema["description"] = _SHARED_PARAM_TEXT[param.name]
+        if param.name == CONSUMER_ARG:
+            schema = {"type": "string"}
+        properties[arg] = schema
+        args[arg] = Arg(param.location, param.name)
+        if param.required:
+            required.append(arg)
+    if op.paginated:
+        # Out-of-range low values are clamped (limit >= 1, offset >= 0) rather than refused.
+        properties["limit"] = {"type": "integer", "maximum": max_items}
+        properties["offset"] = {"type": "integer"}
+        args["limit"] = Arg("page", "limit")
+        args["offset"] = Arg("page", "offset")
+    if op.body is not None:
+        body = compact(op.body)
+        body_props = body.get("properties")
+        if body.get("type") == "object" and body_props and not body.get("additionalProperties"):
+            body_required = set(body.get("required", [])) if op.body_required else set()
+            for key, value in body_props.items():
+                arg = key if key not in properties and key not in ("limit", "offset") else f"body_{key}"
+                properties[arg] = value
+                args[arg] = Arg("body_field", key)
+                if key in body_required:
+                    required.append(arg)
+        else:
+            properties["body"] = body
+            args["body"] = Arg("body", "")
+            if op.body_required:
+                required.append("body")
+    schema: dict[str, Any] = {"type": "object", "properties": properties}
+    if required:
+        schema["required"] = required
+    return schema, args
+
+
+def _arg_name(name: str, location: str) -> str:
+    if location == "header":
+        name = re.sub(r"^x-chift-", "", name.lower())
+    return re.sub(r"[^a-zA-Z0-9_]", "_", name)
+
+
+# --------------------------------------------------------------------------- function config
+
+DEFAULT_FUNCTION_CONFIG: dict[str, tuple[str, ...]] = {
+    **{domain: KINDS for domain in UNIFIED_DOMAINS},
+    "consumers": ("get",),
+    "connections": ("get",),
+}
+
+
+def parse_function_config(raw: str | Mapping[str, Any] | None) -> dict[str, frozenset[str]]:
+    """Parse and validate a function config: JSON text, a path to a JSON file, or a mapping."""
+    if raw is None or (isinstance(raw, str) and not raw.strip()):
+        return {d: frozenset(k) for d, k in DEFAULT_FUNCTION_CONFIG.items()}
+    data: Any = raw
+    if isinstance(raw, str):
+        text = raw.strip()
+        if not text.startswith("{"):
+            path = Path(text).expanduser()
+            try:
+                text = path.read_text(encoding="utf-8")
+            except OSError as exc:
+                raise ConfigError(
+                    f"CHIFT_FUNCTION_CONFIG is neither JSON nor a readable file: {path} ({exc.strerror})"
+                ) from exc
+        try:
+            data = json.loads(text)
+        except ValueError as exc:
+            raise ConfigError(f"CHIFT_FUNCTION_CONFIG is not valid JSON: {exc}") from exc
+    if not isinstance(data, Mapping):
+        raise ConfigError('CHIFT_FUNCTION_CONFIG must be a JSON object like {"accounting": ["get"]}')
+    config: dict[str, frozenset[str]] = {}
+    for domain, kinds in data.items():
+        domain = "ecommerce" if domain == "commerce" else domain
+        if domain not in DOMAINS:
+            raise ConfigError(
+                f"CHIFT_FUNCTION_CONFIG: unknown domain {domain!r}; valid domains: {', '.join(DOMAINS)}"
+            )
+        if not isinstance(kinds, list) or not all(isinstance(k, str) for k in kinds):
+            raise ConfigError(f"CHIFT_FUNCTION_CONFIG: {domain!r} must map to a list of kinds")
+        normalized = set()
+        for kind in kinds:
+            kind = KIND_ALIASES.get(kind, kind)
+            if kind not in KINDS:
+                raise ConfigError(
+                    f"CHIFT_FUNCTION_CONFIG: unknown kind {kind!r} for {domain!r}; "
+                    f"valid kinds: {', '.join(KINDS)} (add = create)"
+                )
+            normalized.add(kind)
+        config[domain] = frozenset(normalized)
+    return config
+
+
+# --------------------------------------------------------------------------- scope
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Which tools exist for a caller.
+
+    ``active_domains`` is the bound consumer's active unified domains, or None when unknown (not
+    bound, or the connections could not be fetched): then the function config alone decides.
+    """
+
+    function_config: tuple[tuple[str, frozenset[str]], ...]
+    read_only: bool = False
+    consumer_id: str | None = None
+    active_domains: frozenset[str] | None = field(default=None)
+
+    @classmethod
+    def of(
+        cls,
+        function_config: Mapping[str, frozenset[str]],
+        *,
+        read_only: bool = False,
+        consumer_id: str | None = None,
+        active_domains: frozenset[str] | None = None,
+    ) -> Scope:
+        return cls(tuple(sorted(function_config.items())), read_only, consumer_id, active_domains)
+
+    @property
+    def kinds(self) -> dict[str, frozenset[str]]:
+        return dict(self.function_config)
+
+    def refusal(self, tool: ToolSpec) -> str | None:
+        """Why ``tool`` is outside this scope, or None when it is allowed."""
+        kinds = self.kinds.get(tool.domain)
+        if not kinds:
+            return f"the {tool.domain} domain is not enabled in the function config"
+        if tool.kind not in kinds:
+            return f"{tool.kind} tools of {tool.domain} are not enabled in the function config"
+        if self.read_only and tool.kind != "get":
+            return "this server is read-only"
+        if self.consumer_id and not tool.operation.consumer_scoped:
+            return "this server is bound to one consumer; account-level tools are off"
+        if (
+            self.active_domains is not None
+            and tool.domain in UNIFIED_DOMAINS
+            and tool.domain not in self.active_domains
+        ):
+            return f"the consumer has no active {tool.domain} connection"
+        return None
+
+    def allows(self, tool: ToolSpec) -> bool:
+        return self.refusal(tool) is None
+
+
+def account_domains() -> tuple[str, ...]:
+    return ACCOUNT_DOMAINS
