@@ -40,7 +40,9 @@ def active_domains(connections: Any) -> frozenset[str]:
 
 
 class ScopeProvider:
-    def __init__(self, base: Scope, upstream: Upstream, *, ttl: float = 300.0, first_wait: float = 5.0) -> None:
+    def __init__(
+        self, base: Scope, upstream: Upstream, *, ttl: float = 300.0, first_wait: float = 5.0
+    ) -> None:
         self.base = base
         self.upstream = upstream
         self.ttl = ttl
@@ -62,8 +64,11 @@ class ScopeProvider:
             assert self._task is not None
             try:
                 await asyncio.wait_for(asyncio.shield(self._task), timeout=self.first_wait)
-            except asyncio.TimeoutError:
-                logger.warning("consumer connections not fetched after %.0f s; using the configured domains", self.first_wait)
+            except TimeoutError:
+                logger.warning(
+                    "consumer connections not fetched after %.0f s; using the configured domains",
+                    self.first_wait,
+                )
                 return self.base
             return self._scope or self.base
         if time.monotonic() - self._fetched_at > self.ttl and (self._task is None or self._task.done()):
@@ -91,4 +96,6 @@ class ScopeProvider:
         domains = active_domains(answer)
         self._scope = replace(self.base, active_domains=domains)
         self._fetched_at = time.monotonic()
-        logger.info("consumer %s has active connections for: %s", consumer, ", ".join(sorted(domains)) or "none")
+        logger.info(
+            "consumer %s has active connections for: %s", consumer, ", ".join(sorted(domains)) or "none"
+        )

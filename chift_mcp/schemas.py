@@ -38,10 +38,64 @@ _FORBIDDEN = ("$ref", "$defs", "definitions", "$schema", "allOf", "oneOf", "not"
 # Words that add nothing to a property's name: a description made only of these and the name's own
 # words ("Total amount of the invoice" for ``total``) is dropped.
 _STOPWORDS = frozenset(
-    """a an the of for to in on by is are be this that its it with and or as at from which
-    id ids identifier unique technical number value name field used associated related given
-    system software accounting invoice entry line item object list specific record instance
-    amount total code type date flag whether if""".split()
+    [
+        "a",
+        "an",
+        "the",
+        "of",
+        "for",
+        "to",
+        "in",
+        "on",
+        "by",
+        "is",
+        "are",
+        "be",
+        "this",
+        "that",
+        "its",
+        "it",
+        "with",
+        "and",
+        "or",
+        "as",
+        "at",
+        "from",
+        "which",
+        "id",
+        "ids",
+        "identifier",
+        "unique",
+        "technical",
+        "number",
+        "value",
+        "name",
+        "field",
+        "used",
+        "associated",
+        "related",
+        "given",
+        "system",
+        "software",
+        "accounting",
+        "invoice",
+        "entry",
+        "line",
+        "item",
+        "object",
+        "list",
+        "specific",
+        "record",
+        "instance",
+        "amount",
+        "total",
+        "code",
+        "type",
+        "date",
+        "flag",
+        "whether",
+        "if",
+    ]
 )
 _SENTENCE_END = re.compile(r"(?<!\be\.g)(?<!\bi\.e)(?<=[a-z0-9)\]`'\"])\.(\s|$)")
 
@@ -87,7 +141,8 @@ def compact(
         needed = [r for r in schema.get("required", []) if r in properties]
         out["type"] = "object"
         out["properties"] = {
-            key: compact(value, name=key, required=key in needed, **nested) for key, value in properties.items()
+            key: compact(value, name=key, required=key in needed, **nested)
+            for key, value in properties.items()
         }
         if needed:
             out["required"] = needed

@@ -11,7 +11,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # The sandbox's demo credentials; ``--sandbox`` fills them in.
 SANDBOX_CLIENT_ID = "sandbox-client"
-SANDBOX_CLIENT_SECRET = "sandbox-secret"  # noqa: S105 - a public demo value, not a secret
+SANDBOX_CLIENT_SECRET = "sandbox-secret"  # a public demo value, not a secret
 SANDBOX_ACCOUNT_ID = "00000000-0000-4000-a000-00000000acc7"
 
 
@@ -24,27 +24,35 @@ class Settings(BaseSettings):
     client_secret: SecretStr | None = Field(None, description="Chift client secret.")
     account_id: str | None = Field(None, description="Chift account id.")
     consumer_id: str | None = Field(
-        None, description="Bind the server to one consumer: hides consumer_id and narrows tools to its connections."
+        None,
+        description="Bind the server to one consumer: hides consumer_id and narrows tools to its connections.",
     )
     url_base: str = Field("https://api.chift.eu", description="Chift API base URL.")
     marketplace_id: str | None = Field(None, description="Marketplace id, for marketplace accounts.")
     env_id: str | None = Field(None, description="Environment id, for accounts with several environments.")
     function_config: str | None = Field(
-        None, description='Which tools exist: JSON like {"accounting": ["get", "create"]} or a path to a JSON file.'
+        None,
+        description='Which tools exist: JSON like {"accounting": ["get", "create"]} or a path to a JSON file.',
     )
     read_only: bool = Field(False, description="Expose only tools that read (kind get).")
-    openapi: str | None = Field(None, description="File path or URL of an OpenAPI spec overriding the bundled one.")
+    openapi: str | None = Field(
+        None, description="File path or URL of an OpenAPI spec overriding the bundled one."
+    )
     search: bool = Field(False, description="Add the search_chift docs search tool.")
 
     timeout: float = Field(30.0, gt=0, description="Seconds to wait for a Chift response.")
     connect_timeout: float = Field(10.0, gt=0, description="Seconds to wait for a connection to Chift.")
     max_retries: int = Field(3, ge=0, le=10, description="Retries on 429/502/503/504 and connection errors.")
-    retry_budget: float = Field(30.0, ge=0, description="Total seconds a call may spend waiting between retries.")
+    retry_budget: float = Field(
+        30.0, ge=0, description="Total seconds a call may spend waiting between retries."
+    )
     max_items: int = Field(1000, ge=1, description="Upper bound for a list tool's limit.")
     max_result_chars: int = Field(
         60_000, ge=1000, description="Results longer than this (JSON characters) are cut at an item boundary."
     )
-    connections_ttl: float = Field(300.0, ge=0, description="Seconds to cache a bound consumer's connections.")
+    connections_ttl: float = Field(
+        300.0, ge=0, description="Seconds to cache a bound consumer's connections."
+    )
 
     def missing_credentials(self) -> list[str]:
         return [

@@ -82,7 +82,12 @@ _SHARED_PARAM_TEXT = {
 _HIDDEN_QUERY = frozenset({"page", "size"})
 _ANNOTATIONS = {
     "get": {"readOnlyHint": True, "destructiveHint": False, "idempotentHint": True, "openWorldHint": True},
-    "create": {"readOnlyHint": False, "destructiveHint": False, "idempotentHint": False, "openWorldHint": True},
+    "create": {
+        "readOnlyHint": False,
+        "destructiveHint": False,
+        "idempotentHint": False,
+        "openWorldHint": True,
+    },
     "update": {"readOnlyHint": False, "destructiveHint": True, "idempotentHint": True, "openWorldHint": True},
     "delete": {"readOnlyHint": False, "destructiveHint": True, "idempotentHint": True, "openWorldHint": True},
 }
@@ -136,6 +141,9 @@ def describe(op: Operation) -> str:
     text = shorten(op.description, 160) if op.description else ""
     if not text:
         text = shorten(op.summary, 160)
+        # A bare summary ("Get Catalog") needs its context to be chosen by.
+        context = " ".join(dict.fromkeys(t for t in op.tags if t.lower() not in text.lower()))
+        text = f"{text} ({context or op.domain.replace('_', ' ')})"
     return text + "."
 
 
