@@ -140,9 +140,15 @@ class Registry:
         validator = self._validator(tool, schema, bound)
         error = _first_error(validator, args)
         if error is not None:
-            field = _field_path(error.absolute_path) or _missing_field(error)
+            missing = _missing_field(error)
+            field = missing or _field_path(error.absolute_path)
+            message = (
+                f"missing required argument {missing}"
+                if missing
+                else f"{field or 'arguments'}: {_message(error)}"
+            )
             raise ArgumentError(
-                f"{field or 'arguments'}: {_message(error)}",
+                message,
                 field=field,
                 hint="fix this argument and call again; nothing was sent to Chift",
             )
@@ -271,7 +277,7 @@ def prune(value: Any) -> Any:
         out = {k: prune(v) for k, v in value.items()}
         return {k: v for k, v in out.items() if v not in (None, "", [], {})}
     if isinstance(value, list):
-        return [prune(v) for v in value if v not in (None, "", [], {})]
+        return [v for v in (prune(v) for v in value) if v not in (None, "", [], {})]
     return value
 
 

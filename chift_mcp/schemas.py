@@ -97,11 +97,11 @@ _STOPWORDS = frozenset(
         "if",
     ]
 )
-_SENTENCE_END = re.compile(r"(?<!\be\.g)(?<!\bi\.e)(?<=[a-z0-9)\]`'\"])\.(\s|$)")
+_SENTENCE_END = re.compile(r"(?<!\be\.g)(?<!\bi\.e)(?<=[a-z0-9)\]`'\"])\.(\s|$)", re.I)
 
 
 def compact(
-    schema: Any, *, name: str = "", depth: int = 0, required: bool = True, limits: tuple[int, ...] = (72, 40)
+    schema: Any, *, name: str = "", depth: int = 0, required: bool = True, limits: tuple[int, ...] = (110, 90)
 ) -> dict[str, Any]:
     """Return a compact copy of a resolved schema (never mutates its input).
 
@@ -129,8 +129,7 @@ def compact(
             del out["enum"]
     if out.get("enum") in (["true", "false"], ["false", "true"]):
         out = {"type": "boolean"}  # a string boolean; the registry writes it back as "true"/"false"
-    text = "" if depth >= 1 and not required else _clean(schema.get("description", ""), out)
-    text = shorten(text, limit)
+    text = essentials(_clean(schema.get("description", ""), out), limit)
     if text and not _repeats_name(text, name):
         out["description"] = text
     nested = {"depth": depth + 1, "limits": limits}
@@ -217,6 +216,12 @@ def _infer_type(schema: dict[str, Any]) -> str:
     return "object"
 
 
+# A description earns its tokens when it gives an example, a format, a unit, a condition or a limit.
+_INFORMATIVE = re.compile(
+    r"e\.g|i\.e|\bISO\b|format|YYYY|mmYYYY|\bonly\b|\bmust\b|\bunless\b|\bif not\b|\bdefault|"
+    r"\bmax|\bmin|comma|separated|one of|`",
+    re.I,
+)
 _FORMAT_NOTE = re.compile(r"\s*\(?(format:?\s*)?(YYYY-MM-DD|ISO 8601[^).]*)\)?", re.I)
 _FILLER = re.compile(
     r"^(indicates?|specifies|represents|contains|defines)( whether| if)? (the )?|^(boolean )?flag indicating (whether|if) ",
@@ -231,6 +236,37 @@ def _clean(text: str, schema: dict[str, Any]) -> str:
         text = _FORMAT_NOTE.sub("", text)
     text = _FILLER.sub("", text)
     return text[:1].upper() + text[1:] if text else text
+
+
+def essentials(text: str, limit: int) -> str:
+    """The sentences of a property description that say something its name and type do not.
+
+    A sentence is kept when it gives an example, a format, a unit, a condition or a limit
+    ("Format: YYYYMM (e.g., 202502)"); "Filter invoices by approval status" adds nothing to
+    ``approval_status`` and its enum, so it goes. Whole sentences, in order, within ``limit``.
+    """
+    kept: list[str] = []
+    size = 0
+    for sentence in _sentences(text):
+        if not _INFORMATIVE.search(sentence):
+            continue
+        if size + len(sentence) > limit:
+            if not kept:
+                kept.append(shorten(sentence, limit))
+            break
+        kept.append(sentence)
+        size += len(sentence) + 2
+    return ". ".join(kept)
+
+
+def _sentences(text: str) -> list[str]:
+    text = " ".join((text or "").split())
+    parts, start = [], 0
+    for match in _SENTENCE_END.finditer(text):
+        parts.append(text[start : match.start()].strip())
+        start = match.end()
+    parts.append(text[start:].strip().rstrip("."))
+    return [p for p in parts if p]
 
 
 def shorten(text: str, limit: int = 160) -> str:

@@ -138,9 +138,9 @@ def title_of(op: Operation) -> str:
 
 def describe(op: Operation) -> str:
     """What the tool does and returns, in a sentence or two a model can choose by."""
-    text = shorten(op.description, 160) if op.description else ""
+    text = shorten(op.description, 130) if op.description else ""
     if not text:
-        text = shorten(op.summary, 160)
+        text = shorten(op.summary, 130)
         # A bare summary ("Get Catalog") needs its context to be chosen by.
         context = " ".join(dict.fromkeys(t for t in op.tags if t.lower() not in text.lower()))
         text = f"{text} ({context or op.domain.replace('_', ' ')})"

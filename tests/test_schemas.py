@@ -11,11 +11,18 @@ def test_nullable_any_of_collapses_and_titles_go() -> None:
         "title": "Date From",
         "description": "Start date (format: YYYY-MM-DD).",
     }
-    assert compact(schema, name="date_from") == {
+    # The format note is what the schema's format already says, and "Start date" what the name says.
+    assert compact(schema, name="date_from") == {"type": "string", "format": "date"}
+
+
+def test_descriptions_keep_the_sentences_that_carry_formats_and_examples() -> None:
+    schema = {
         "type": "string",
-        "format": "date",
-        "description": "Start date",
+        "description": "End month (inclusive). Format: YYYYMM (e.g., 202512 for December 2025).",
     }
+    assert compact(schema, name="end")["description"] == "Format: YYYYMM (e.g., 202512 for December 2025)"
+    plain = {"type": "string", "enum": ["a", "b"], "description": "Filter invoices by approval status."}
+    assert "description" not in compact(plain, name="approval_status")
 
 
 def test_enums_bounds_required_and_nested_structure_stay() -> None:

@@ -1,0 +1,77 @@
+"""Tool-call overhead and peak memory, against the sandbox Chift API on a loopback port.
+
+    python bench/call_overhead.py [--n 200]
+
+Compares the p50 latency of the same request made directly with httpx2 (token fetched once, kept
+alive connection) and through `chift-mcp` over stdio (mcp_probe's tools/call loop). The overhead is
+the difference of the medians (goal <= 3 ms). Also prints the server's peak RSS (goal <= 120 MB).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+
+import httpx2
+from common import DEMO_CONSUMER, SERVER, probe, running_sandbox, server_env
+
+from chift_mcp.settings import SANDBOX_ACCOUNT_ID, SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET
+
+PATH = f"/consumers/{DEMO_CONSUMER}/accounting/clients"
+
+
+def direct(url: str, n: int) -> list[float]:
+    with httpx2.Client(base_url=url, timeout=10) as http:
+        token = http.post(
+            "/token",
+            json={
+                "clientId": SANDBOX_CLIENT_ID,
+                "clientSecret": SANDBOX_CLIENT_SECRET,
+                "accountId": SANDBOX_ACCOUNT_ID,
+            },
+        ).json()["access_token"]
+        headers = {"Authorization": f"Bearer {token}"}
+        lat = []
+        for _ in range(n):
+            start = time.perf_counter()
+            http.get(PATH, params={"page": 1, "size": 50}, headers=headers).raise_for_status()
+            lat.append((time.perf_counter() - start) * 1000)
+    return lat
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--n", type=int, default=200)
+    args = parser.parse_args()
+    with running_sandbox() as url:
+        direct(url, 20)  # warm the sandbox's caches
+        lat = direct(url, args.n)
+        via = probe(
+            [*SERVER],
+            server_env(url),
+            "--call",
+            "accounting_get_clients",
+            "--args",
+            json.dumps({"consumer_id": DEMO_CONSUMER}),
+            "--n",
+            str(args.n),
+        )
+    direct_p50 = round(statistics.median(lat), 2)
+    print(
+        json.dumps(
+            {
+                "n": args.n,
+                "direct_httpx2_p50_ms": direct_p50,
+                "mcp_call_p50_ms": via["call_ms_p50"],
+                "overhead_p50_ms": round(via["call_ms_p50"] - direct_p50, 2),
+                "server_peak_rss_mb": via.get("server_peak_rss_mb"),
+                "stdout_junk_lines": via["stdout_junk_lines"],
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
