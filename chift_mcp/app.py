@@ -75,6 +75,8 @@ class Runtime:
             tools, client, max_items=settings.max_items, max_result_chars=settings.max_result_chars
         )
         scopes = ScopeProvider(scope, client, ttl=settings.connections_ttl)
+        if settings.search:
+            logger.warning("CHIFT_SEARCH=true: the search_chift tool is not available in this build yet")
         return cls(settings, spec, tools, registry, scopes, client, sandbox_app)
 
     def server(self) -> Any:

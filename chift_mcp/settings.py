@@ -38,7 +38,7 @@ class Settings(BaseSettings):
     openapi: str | None = Field(
         None, description="File path or URL of an OpenAPI spec overriding the bundled one."
     )
-    search: bool = Field(False, description="Add the search_chift docs search tool.")
+    search: bool = Field(False, description="Add the search_chift docs search tool (the [search] extra).")
 
     timeout: float = Field(30.0, gt=0, description="Seconds to wait for a Chift response.")
     connect_timeout: float = Field(10.0, gt=0, description="Seconds to wait for a connection to Chift.")
@@ -71,3 +71,13 @@ class Settings(BaseSettings):
                 "url_base": url_base,
             }
         )
+
+
+def settings_table() -> str:
+    """The README's configuration table, generated from the fields above (a test keeps them equal)."""
+    rows = ["| Variable | Default | Meaning |", "| --- | --- | --- |"]
+    for name, field in Settings.model_fields.items():
+        default = field.default
+        shown = "—" if default in (None, "") else f"`{str(default).lower() if isinstance(default, bool) else default}`"
+        rows.append(f"| `CHIFT_{name.upper()}` | {shown} | {field.description} |")
+    return "\n".join(rows)
