@@ -1,0 +1,305 @@
+"""The Starlette app: the request pipeline around the engine, and the ``/_sandbox`` admin routes.
+
+Pipeline for every API request: route match -> bearer token -> faults (latency, status) ->
+idempotency (``X-Chift-Client-RequestId``) -> validation and handling (``engine``) -> lost-response and
+malformed-JSON faults -> request log and stats.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from typing import Any
+
+import anyio
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route as StarletteRoute
+
+from chift_mcp.sandbox import errors
+from chift_mcp.sandbox.config import SandboxConfig
+from chift_mcp.sandbox.engine import Engine, Outcome
+from chift_mcp.sandbox.errors import dumps, error_body
+from chift_mcp.sandbox.faults import Fault, FaultError
+from chift_mcp.sandbox.routing import MethodNotAllowed, Route, Router
+from chift_mcp.sandbox.state import SandboxState, Transaction, iso_utc
+from chift_mcp.sandbox.validation import Invalid
+from chift_mcp.spec import Spec, load_spec
+
+logger = logging.getLogger("chift_mcp.sandbox")
+
+TOKEN_OPERATIONS = frozenset({"generate_access_token_token_post", "generate_mcp_token_mcp_token_post"})
+WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+ALL_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
+
+
+class Sandbox:
+    """Router, engine and state of one sandbox app."""
+
+    def __init__(self, spec: Spec, config: SandboxConfig) -> None:
+        self.state = SandboxState(config)
+        self.router = Router(spec)
+        self.engine = Engine(spec, self.state, self.router)
+
+    # -- API ----------------------------------------------------------------------------------------
+
+    async def api(self, request: Request) -> Response:
+        started = time.perf_counter()
+        state = self.state
+        epoch = state.epoch
+        entry: dict[str, Any] = {
+            "time": iso_utc(state.now()),
+            "method": request.method,
+            "path": request.url.path,
+            "query": request.scope.get("query_string", b"").decode("latin-1"),
+            "operation_id": None,
+            "consumer_id": None,
+            "client_request_id": request.headers.get("x-chift-client-requestid"),
+            "status": 0,
+            "processed": False,
+            "fault": None,
+        }
+        try:
+            outcome = await self._dispatch(request, entry)
+        except Exception:
+            logger.exception("sandbox error on %s %s", request.method, request.url.path)
+            outcome = Outcome(500, dumps(error_body(errors.INTERNAL, "Internal server error")), False)
+        entry["status"] = outcome.status
+        entry["processed"] = outcome.processed
+        entry["duration_ms"] = round((time.perf_counter() - started) * 1000, 3)
+        state.record(entry, epoch)
+        media_type = "application/json" if outcome.body is not None else None
+        return Response(
+            outcome.body, status_code=outcome.status, headers=outcome.headers, media_type=media_type
+        )
+
+    async def _dispatch(self, request: Request, entry: dict[str, Any]) -> Outcome:
+        state = self.state
+        method, path = request.method, request.url.path
+        try:
+            match = self.router.match(method, path)
+        except MethodNotAllowed as exc:
+            body = error_body(errors.METHOD_NOT_SUPPORTED, f"The resource {method} - {path} is not supported")
+            return Outcome(405, dumps(body), False, headers={"Allow": ", ".join(exc.allowed)})
+        if match is None:
+            message = (
+                "The route that was called does not exist. "
+                "Make sure that you use the routes as specified in the documentation."
+            )
+            return Outcome(400, dumps(error_body(errors.ROUTE_NOT_FOUND, message)), False)
+        route, raw_path = match
+        entry["operation_id"] = route.operation_id
+        entry["consumer_id"] = raw_path.get("consumer_id")
+        if route.operation_id not in TOKEN_OPERATIONS:
+            problem = state.token_problem(request.headers.get("authorization"))
+            if problem:
+                body = error_body(errors.AUTHENTICATION, problem)
+                return Outcome(401, dumps(body), False, headers={"WWW-Authenticate": "Bearer"})
+
+        triggered = state.faults.take(method, path, route.template, route.operation_id)
+        action = triggered.action
+        if action is not None:
+            entry["fault"] = action.kind
+            logger.info("fault %s (%s) on %s %s", action.kind, action.status, method, path)
+
+        request_id = entry["client_request_id"]
+        transaction: Transaction | None = None
+        if request_id:
+            existing = state.transactions.get(request_id)
+            if (
+                existing is not None
+                and method in WRITE_METHODS
+                and (existing.in_process or existing.processed)
+            ):
+                state.replays_rejected += 1
+                return self._replay(existing, request_id)
+            transaction = Transaction(
+                request_id, raw_path.get("consumer_id"), None, method, path, iso_utc(state.now())
+            )
+            state.transactions[request_id] = transaction
+        try:
+            delay = state.config.latency + triggered.latency
+            if delay > 0:
+                await anyio.sleep(delay)
+            if action is not None and action.kind == "status":
+                outcome = Outcome(
+                    action.status or 503, dumps(action.error_body()), False, headers=_retry_after(action)
+                )
+            else:
+                body = await request.body()
+                if route.operation_id in TOKEN_OPERATIONS:
+                    outcome = self._token(route, raw_path, body)
+                else:
+                    outcome = self.engine.handle(
+                        route,
+                        raw_path,
+                        request.query_params,
+                        entry["query"],
+                        request.headers,
+                        body,
+                        path,
+                        use_cache=request_id is None,
+                    )
+            if transaction is not None:
+                transaction.status_code = outcome.status
+                transaction.processed = outcome.processed
+                transaction.created_entity_id = outcome.created_id
+                transaction.connection_id = outcome.connection_id
+        finally:
+            if transaction is not None:
+                transaction.in_process = False
+        if outcome.processed and method in WRITE_METHODS and route.operation_id not in TOKEN_OPERATIONS:
+            state.processed_writes[route.operation_id] += 1
+        if action is not None and action.kind == "drop_after_processing":
+            return Outcome(
+                action.status or 502,
+                dumps(action.error_body()),
+                outcome.processed,
+                outcome.consumer_id,
+                outcome.connection_id,
+                outcome.created_id,
+                _retry_after(action),
+            )
+        if action is not None and action.kind == "malformed_json":
+            raw = outcome.body or b'{"items": [{"id": "'
+            return Outcome(
+                200 if outcome.status == 204 else outcome.status,
+                raw[: max(1, len(raw) // 2)],
+                outcome.processed,
+                headers={"Content-Type": "application/json"},
+            )
+        return outcome
+
+    def _replay(self, existing: Transaction, request_id: str) -> Outcome:
+        if existing.in_process:
+            body = error_body(
+                errors.IN_PROCESS,
+                "Request is in processing",
+                f"Request with same client request id {request_id} is currently processed",
+            )
+        else:
+            body = error_body(
+                errors.ALREADY_PROCESSED,
+                f"Request already processed: {existing.status_code}",
+                f"Request with same client request id {request_id} was already successfully processed",
+            )
+        return Outcome(409, dumps(body), False)
+
+    def _token(self, route: Route, raw_path: dict[str, str], body: bytes) -> Outcome:
+        info = self.engine.info(route)
+        checked = info.validator.validate(raw_path, {}, {}, body)
+        if isinstance(checked, Invalid):
+            detail_body = error_body(checked.error_code, checked.message, checked.detail)
+            return Outcome(422, dumps(detail_body), False)
+        data = checked.body or {}
+        config = self.state.config
+        if (
+            data.get("clientId") != config.client_id
+            or data.get("clientSecret") != config.client_secret
+            or str(data.get("accountId", "")).lower() != config.account_id.lower()
+        ):
+            message = (
+                "Invalid credentials: the combination of clientId, clientSecret and accountId is not valid"
+            )
+            return Outcome(401, dumps(error_body(errors.AUTHENTICATION, message)), False)
+        consumer = data.get("consumerId")
+        if consumer is not None and consumer not in self.state.consumers:
+            return Outcome(
+                404, dumps(error_body(errors.CONSUMER_NOT_FOUND, "The consumer does not exist")), False
+            )
+        return Outcome(200, dumps(self.state.issue_token(str(data["clientId"]))), True)
+
+    # -- admin --------------------------------------------------------------------------------------
+
+    async def faults(self, request: Request) -> Response:
+        state = self.state
+        if request.method == "GET":
+            return JSONResponse([f.to_json() for f in state.faults.list()])
+        if request.method == "DELETE":
+            count = len(state.faults)
+            state.faults.clear()
+            return JSONResponse({"cleared": count})
+        try:
+            fault = Fault.from_json(await request.json())
+        except (ValueError, TypeError) as exc:
+            message = str(exc) if isinstance(exc, FaultError) else f"invalid fault: {exc}"
+            return JSONResponse(error_body(errors.INVALID_BODY, message), status_code=422)
+        state.faults.add(fault)
+        logger.info("fault added: %s", fault.to_json())
+        return JSONResponse(fault.to_json(), status_code=201)
+
+    async def revoke(self, request: Request) -> Response:
+        del request
+        count = self.state.revoke_tokens()
+        logger.info("revoked %d token(s)", count)
+        return JSONResponse({"revoked": count})
+
+    async def reset(self, request: Request) -> Response:
+        del request
+        self.state.reset()
+        logger.info("sandbox reset")
+        return JSONResponse({"status": "ok"})
+
+    async def requests(self, request: Request) -> Response:
+        items = list(self.state.log)
+        operation = request.query_params.get("operation_id")
+        if operation:
+            items = [e for e in items if e["operation_id"] == operation]
+        limit = request.query_params.get("limit")
+        if limit and limit.isdigit():
+            items = items[-int(limit) :]
+        return JSONResponse(items)
+
+    async def stats(self, request: Request) -> Response:
+        del request
+        return JSONResponse(self.state.stats())
+
+    async def transactions(self, request: Request) -> Response:
+        del request
+        return JSONResponse(self.state.transactions_json())
+
+    async def clock(self, request: Request) -> Response:
+        try:
+            data = await request.json()
+            seconds = float(data["advance"])
+        except (ValueError, KeyError, TypeError):
+            return JSONResponse(
+                error_body(errors.INVALID_BODY, 'expected {"advance": seconds}'), status_code=422
+            )
+        self.state.advance_clock(seconds)
+        return JSONResponse({"now": self.state.now()})
+
+    async def health(self, request: Request) -> Response:
+        del request
+        return JSONResponse({"status": "ok", "operations": len(self.router.routes)})
+
+
+def _retry_after(fault: Fault) -> dict[str, str]:
+    if fault.retry_after is None:
+        return {}
+    return {"Retry-After": str(math.ceil(fault.retry_after))}
+
+
+def build_app(spec: Spec | None = None, config: SandboxConfig | None = None) -> Starlette:
+    """A fake Chift API for ``spec`` (default: the bundled one); live state at ``app.state.sandbox``."""
+    sandbox = Sandbox(spec if spec is not None else load_spec(), config or SandboxConfig())
+    routes = [
+        StarletteRoute("/_sandbox/faults", sandbox.faults, methods=["GET", "POST", "DELETE"]),
+        StarletteRoute("/_sandbox/revoke", sandbox.revoke, methods=["POST"]),
+        StarletteRoute("/_sandbox/reset", sandbox.reset, methods=["POST"]),
+        StarletteRoute("/_sandbox/requests", sandbox.requests, methods=["GET"]),
+        StarletteRoute("/_sandbox/stats", sandbox.stats, methods=["GET"]),
+        StarletteRoute("/_sandbox/transactions", sandbox.transactions, methods=["GET"]),
+        StarletteRoute("/_sandbox/clock", sandbox.clock, methods=["POST"]),
+        StarletteRoute("/_sandbox/health", sandbox.health, methods=["GET"]),
+        StarletteRoute("/{path:path}", sandbox.api, methods=ALL_METHODS),
+    ]
+    app = Starlette(routes=routes)
+    app.state.sandbox = sandbox.state
+    app.state.sandbox_app = sandbox
+    return app
+
+
+__all__ = ["Sandbox", "build_app"]

@@ -1,0 +1,220 @@
+"""The sandbox's mutable state: tokens, consumers, created objects, transactions, request log, stats."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import secrets
+import time
+from collections import Counter, OrderedDict, deque
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from chift_mcp.sandbox.config import SandboxConfig, connection_record
+from chift_mcp.sandbox.faults import FaultSet
+
+
+def iso_utc(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass
+class Transaction:
+    """What Chift remembers of a request sent with ``X-Chift-Client-RequestId``."""
+
+    client_request_id: str
+    consumer_id: str | None
+    connection_id: str | None
+    method: str
+    route: str
+    created_on: str
+    status_code: int | None = None
+    created_entity_id: str | None = None
+    processed: bool = False
+    in_process: bool = True
+
+    def lookup(self) -> dict[str, Any]:
+        """The ``ApiTransactionLookupOut`` answer."""
+        return {
+            "created_on": self.created_on,
+            "method": self.method,
+            "route": self.route,
+            "status_code": self.status_code if self.status_code is not None else 102,
+            "created_entity_id": self.created_entity_id,
+        }
+
+
+class ResponseCache:
+    """A small LRU of serialized GET answers."""
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._data: OrderedDict[tuple[Any, ...], tuple[int, bytes]] = OrderedDict()
+
+    def get(self, key: tuple[Any, ...]) -> tuple[int, bytes] | None:
+        found = self._data.get(key)
+        if found is not None:
+            self._data.move_to_end(key)
+        return found
+
+    def put(self, key: tuple[Any, ...], value: tuple[int, bytes]) -> None:
+        self._data[key] = value
+        if len(self._data) > self._size:
+            self._data.popitem(last=False)
+
+    def clear(self) -> None:
+        self._data.clear()
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+
+class SandboxState:
+    """Everything a test may inspect or script. ``reset()`` returns to the configured start."""
+
+    def __init__(self, config: SandboxConfig) -> None:
+        self.config = config
+        self.faults = FaultSet()
+        self.cache = ResponseCache(config.cache_size)
+        self._clock_offset = 0.0
+        self._signing_key = secrets.token_bytes(32)
+        self.tokens: dict[str, float] = {}
+        self.tokens_issued = 0
+        self.epoch = 0
+        self.reset()
+
+    # -- lifecycle ----------------------------------------------------------------------------------
+
+    def reset(self) -> None:
+        """Back to the configured consumers; clears created objects, faults, log, stats and transactions.
+
+        Issued tokens stay valid (a client in the middle of a run keeps working) but the token counter
+        restarts at zero.
+        """
+        self.consumers: dict[str, dict[str, Any]] = {}
+        self.connections: dict[str, list[dict[str, Any]]] = {}
+        for consumer in self.config.consumers:
+            self.consumers[consumer.consumer_id] = {
+                "consumerid": consumer.consumer_id,
+                "name": consumer.name,
+                "email": consumer.email,
+                "created_on": "2024-01-15T09:30:00Z",
+                "internal_reference": consumer.internal_reference,
+                "redirect_url": None,
+                "account": None,
+            }
+            self.connections[consumer.consumer_id] = [
+                connection_record(consumer.consumer_id, conn) for conn in consumer.connections
+            ]
+        self.created: dict[tuple[str, str], dict[str, dict[str, Any]]] = {}
+        self.overrides: dict[tuple[str, str], dict[str, dict[str, Any]]] = {}
+        self.transactions: dict[str, Transaction] = {}
+        self.log: deque[dict[str, Any]] = deque(maxlen=self.config.max_log)
+        self.requests = 0
+        self.by_status: Counter[str] = Counter()
+        self.by_operation: Counter[str] = Counter()
+        self.processed_writes: Counter[str] = Counter()
+        self.created_counts: Counter[str] = Counter()
+        self.replays_rejected = 0
+        self.cache_hits = 0
+        self.tokens_issued = 0
+        self.faults.clear()
+        self.faults.applied = 0
+        self.version = 0  # consumers and connections
+        self.resource_versions: Counter[tuple[str, str]] = Counter()
+        self.cache.clear()
+        self.epoch += 1  # requests still in flight from before the reset are not logged
+
+    # -- clock and tokens ---------------------------------------------------------------------------
+
+    def now(self) -> float:
+        return time.time() + self._clock_offset
+
+    def advance_clock(self, seconds: float) -> None:
+        """Move the sandbox's clock forward (token expiry tests)."""
+        self._clock_offset += seconds
+
+    def issue_token(self, subject: str) -> dict[str, Any]:
+        now = self.now()
+        expires_on = int(now) + self.config.token_lifetime
+        header = _b64({"alg": "HS256", "typ": "JWT"})
+        payload = _b64({"sub": subject, "iat": int(now), "exp": expires_on, "jti": secrets.token_hex(8)})
+        signature = hmac.new(self._signing_key, f"{header}.{payload}".encode(), hashlib.sha256).digest()
+        token = f"{header}.{payload}.{base64.urlsafe_b64encode(signature).rstrip(b'=').decode()}"
+        self.tokens[token] = expires_on
+        self.tokens_issued += 1
+        return {
+            "access_token": token,
+            "token_type": "bearer",
+            "expires_in": self.config.token_lifetime,
+            "expires_on": expires_on,
+        }
+
+    def token_problem(self, authorization: str | None) -> str | None:
+        """Why this Authorization header is refused, or None when it carries a valid token."""
+        if not authorization:
+            return "Not authenticated: an Authorization: Bearer <token> header is required"
+        scheme, _, token = authorization.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            return "Invalid authentication scheme: use Authorization: Bearer <token>"
+        expires_on = self.tokens.get(token.strip())
+        if expires_on is None:
+            return "Invalid token"
+        if self.now() >= expires_on:
+            return "The token has expired"
+        return None
+
+    def revoke_tokens(self) -> int:
+        count = len(self.tokens)
+        self.tokens.clear()
+        return count
+
+    # -- resources ----------------------------------------------------------------------------------
+
+    def bump(self, consumer_id: str, resource: str) -> None:
+        self.resource_versions[(consumer_id, resource)] += 1
+
+    def active_connections(self, consumer_id: str, api: str) -> list[dict[str, Any]]:
+        return [
+            c for c in self.connections.get(consumer_id, []) if c["api"] == api and c["status"] == "active"
+        ]
+
+    # -- reporting ----------------------------------------------------------------------------------
+
+    def record(self, entry: dict[str, Any], epoch: int | None = None) -> None:
+        """Log a finished request, unless it started before the last reset."""
+        if epoch is not None and epoch != self.epoch:
+            return
+        self.log.append(entry)
+        self.requests += 1
+        self.by_status[str(entry["status"])] += 1
+        if entry.get("operation_id"):
+            self.by_operation[entry["operation_id"]] += 1
+
+    def stats(self) -> dict[str, Any]:
+        now = self.now()
+        return {
+            "tokens_issued": self.tokens_issued,
+            "tokens_active": sum(1 for exp in self.tokens.values() if exp > now),
+            "requests": self.requests,
+            "by_status": dict(self.by_status),
+            "by_operation": dict(self.by_operation),
+            "processed_writes": dict(self.processed_writes),
+            "created": dict(self.created_counts),
+            "faults_applied": self.faults.applied,
+            "faults_pending": len(self.faults),
+            "replays_rejected": self.replays_rejected,
+            "cache_hits": self.cache_hits,
+            "transactions": len(self.transactions),
+        }
+
+    def transactions_json(self) -> list[dict[str, Any]]:
+        return [asdict(t) for t in self.transactions.values()]
+
+
+def _b64(data: dict[str, Any]) -> str:
+    raw = json.dumps(data, separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
