@@ -36,41 +36,45 @@ def direct(url: str, n: int) -> list[float]:
         lat = []
         for _ in range(n):
             start = time.perf_counter()
-            http.get(PATH, params={"page": 1, "size": 50}, headers=headers).raise_for_status()
+            http.get(PATH, params={"page": 1, "size": 50}, headers=headers).raise_for_status().json()
             lat.append((time.perf_counter() - start) * 1000)
     return lat
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--n", type=int, default=200)
+    parser.add_argument("--n", type=int, default=200, help="calls per round")
+    parser.add_argument("--rounds", type=int, default=5, help="alternating direct/MCP rounds")
     args = parser.parse_args()
+    call = [
+        "--call",
+        "accounting_get_clients",
+        "--args",
+        json.dumps({"consumer_id": DEMO_CONSUMER}),
+        "--n",
+        str(args.n),
+    ]
+    rounds = []
     with running_sandbox() as url:
         direct(url, 20)  # warm the sandbox's caches
-        lat = direct(url, args.n)
-        via = probe(
-            [*SERVER],
-            server_env(url),
-            "--call",
-            "accounting_get_clients",
-            "--args",
-            json.dumps({"consumer_id": DEMO_CONSUMER}),
-            "--n",
-            str(args.n),
-        )
-    direct_p50 = round(statistics.median(lat), 2)
-    print(
-        json.dumps(
-            {
-                "n": args.n,
-                "direct_httpx2_p50_ms": direct_p50,
-                "mcp_call_p50_ms": via["call_ms_p50"],
-                "overhead_p50_ms": round(via["call_ms_p50"] - direct_p50, 2),
-                "server_peak_rss_mb": via.get("server_peak_rss_mb"),
-                "stdout_junk_lines": via["stdout_junk_lines"],
-            }
-        )
-    )
+        for _ in range(args.rounds):
+            direct_p50 = statistics.median(direct(url, args.n))
+            via = probe([*SERVER], server_env(url), *call)
+            rounds.append(
+                (direct_p50, via["call_ms_p50"], via.get("server_peak_rss_mb", 0.0), via["stdout_junk_lines"])
+            )
+    overheads = sorted(v - d for d, v, _, _ in rounds)
+    result = {
+        "n": args.n,
+        "rounds": args.rounds,
+        "direct_httpx2_p50_ms": round(statistics.median(r[0] for r in rounds), 2),
+        "mcp_call_p50_ms": round(statistics.median(r[1] for r in rounds), 2),
+        "overhead_p50_ms_median_of_rounds": round(statistics.median(overheads), 2),
+        "overhead_p50_ms_range": [round(overheads[0], 2), round(overheads[-1], 2)],
+        "server_peak_rss_mb_max": max(r[2] for r in rounds),
+        "stdout_junk_lines": sum(r[3] for r in rounds),
+    }
+    print(json.dumps(result))
 
 
 if __name__ == "__main__":

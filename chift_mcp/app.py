@@ -25,8 +25,28 @@ SANDBOX_URL = "http://sandbox.chift.local"
 
 
 def load_tools(settings: Settings, spec: Spec | None = None) -> list[ToolSpec]:
+    """The tool specs for ``settings``; from the on-disk cache when the bundled spec is used."""
+    key = None
+    if spec is None and not settings.openapi:
+        from chift_mcp import cache
+        from chift_mcp.spec import bundled_path
+
+        try:
+            path = bundled_path()
+        except ModuleNotFoundError:
+            path = None
+        if path is not None:
+            key = cache.key_for(path, max_items=settings.max_items)
+            cached = cache.load(key)
+            if isinstance(cached, list):
+                return cached
     spec = spec or load_spec(settings.openapi, timeout=settings.timeout)
-    return build_tools(load_operations(spec), max_items=settings.max_items)
+    tools = build_tools(load_operations(spec), max_items=settings.max_items)
+    if key is not None:
+        from chift_mcp import cache
+
+        cache.store(key, tools)
+    return tools
 
 
 def base_scope(settings: Settings) -> Scope:
@@ -40,7 +60,6 @@ def base_scope(settings: Settings) -> Scope:
 @dataclass
 class Runtime:
     settings: Settings
-    spec: Spec
     tools: list[ToolSpec]
     registry: Registry
     scopes: ScopeProvider
@@ -52,14 +71,13 @@ class Runtime:
     def open(cls, settings: Settings, *, sandbox: bool = False, transport: Any = None) -> Runtime:
         """Build everything from ``settings``; raises ConfigError with a one-line message."""
         scope = base_scope(settings)  # validate the function config before anything slow
-        spec = load_spec(settings.openapi, timeout=settings.timeout)
-        tools = load_tools(settings, spec)
+        tools = load_tools(settings)
         sandbox_app = None
         if sandbox:
             from chift_mcp.sandbox import build_app
 
             settings = settings.for_sandbox(SANDBOX_URL)
-            sandbox_app = build_app(spec)
+            sandbox_app = build_app(load_spec(settings.openapi, timeout=settings.timeout))
             import httpx2
 
             transport = httpx2.ASGITransport(app=sandbox_app)
@@ -77,7 +95,7 @@ class Runtime:
         scopes = ScopeProvider(scope, client, ttl=settings.connections_ttl)
         if settings.search:
             logger.warning("CHIFT_SEARCH=true: the search_chift tool is not available in this build yet")
-        return cls(settings, spec, tools, registry, scopes, client, sandbox_app)
+        return cls(settings, tools, registry, scopes, client, sandbox_app)
 
     def server(self) -> Any:
         from chift_mcp.server import build_server

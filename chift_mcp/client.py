@@ -187,14 +187,22 @@ class ChiftClient:
         self._token_refresh_at = 0.0
         self._old_tokens: list[str] = []  # recently used tokens, scrubbed from error texts too
         self._token_lock = anyio.Lock()
-        self._http = httpx2.AsyncClient(
-            base_url=str(url),
-            timeout=httpx2.Timeout(timeout, connect=connect_timeout),
-            headers={"User-Agent": _user_agent(), "Accept": "application/json"},
-            limits=httpx2.Limits(max_connections=50, max_keepalive_connections=10, keepalive_expiry=30.0),
-            transport=transport,
-            follow_redirects=False,
-        )
+        self._http_args: dict[str, Any] = {
+            "base_url": str(url),
+            "timeout": httpx2.Timeout(timeout, connect=connect_timeout),
+            "headers": {"User-Agent": _user_agent(), "Accept": "application/json"},
+            "limits": httpx2.Limits(max_connections=50, max_keepalive_connections=10, keepalive_expiry=30.0),
+            "transport": transport,
+            "follow_redirects": False,
+        }
+        self._http_client: httpx2.AsyncClient | None = None
+
+    @property
+    def _http(self) -> httpx2.AsyncClient:
+        """The connection pool, made on first use: building its TLS context costs ~30 ms of start-up."""
+        if self._http_client is None:
+            self._http_client = httpx2.AsyncClient(**self._http_args)
+        return self._http_client
 
     @classmethod
     def from_settings(cls, settings: Settings, **kw: Any) -> ChiftClient:
@@ -229,7 +237,8 @@ class ChiftClient:
         await self.aclose()
 
     async def aclose(self) -> None:
-        await self._http.aclose()
+        if self._http_client is not None:
+            await self._http_client.aclose()
 
     # ------------------------------------------------------------------ token
 

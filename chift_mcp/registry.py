@@ -272,13 +272,52 @@ class Registry:
 
 
 def prune(value: Any) -> Any:
-    """Drop None, empty strings, empty lists and empty objects, recursively."""
-    if isinstance(value, dict):
-        out = {k: prune(v) for k, v in value.items()}
-        return {k: v for k, v in out.items() if v not in (None, "", [], {})}
-    if isinstance(value, list):
-        return [v for v in (prune(v) for v in value) if v not in (None, "", [], {})]
+    """Drop None, empty strings, empty lists and empty objects, recursively.
+
+    Hot path (every item of every result): scalars are never recursed into.
+    """
+    kind = type(value)
+    if kind is dict:
+        return _prune_dict(value)
+    if kind is list:
+        return _prune_list(value)
     return value
+
+
+def _prune_dict(data: dict[str, Any]) -> dict[str, Any]:
+    out = {}
+    for key, value in data.items():
+        kind = type(value)
+        if kind is dict:
+            value = _prune_dict(value)
+            if not value:
+                continue
+        elif kind is list:
+            value = _prune_list(value)
+            if not value:
+                continue
+        elif value is None or (kind is str and not value):
+            continue
+        out[key] = value
+    return out
+
+
+def _prune_list(items: list[Any]) -> list[Any]:
+    out = []
+    for value in items:
+        kind = type(value)
+        if kind is dict:
+            value = _prune_dict(value)
+            if not value:
+                continue
+        elif kind is list:
+            value = _prune_list(value)
+            if not value:
+                continue
+        elif value is None or (kind is str and not value):
+            continue
+        out.append(value)
+    return out
 
 
 def _wire(value: Any) -> Any:

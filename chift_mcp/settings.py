@@ -78,6 +78,10 @@ def settings_table() -> str:
     rows = ["| Variable | Default | Meaning |", "| --- | --- | --- |"]
     for name, field in Settings.model_fields.items():
         default = field.default
-        shown = "—" if default in (None, "") else f"`{str(default).lower() if isinstance(default, bool) else default}`"
+        shown = (
+            "—"
+            if default in (None, "")
+            else f"`{str(default).lower() if isinstance(default, bool) else default}`"
+        )
         rows.append(f"| `CHIFT_{name.upper()}` | {shown} | {field.description} |")
     return "\n".join(rows)

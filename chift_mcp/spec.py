@@ -64,8 +64,8 @@ class Spec:
         return {key: self.resolve(value, _stack) for key, value in node.items()}
 
 
-def _bundled_bytes() -> bytes:
-    """The spec inside the installed ``chift`` package.
+def bundled_path() -> Path | None:
+    """The spec file inside the installed ``chift`` package, when it is a plain file.
 
     ``resources.files("chift.openapi")`` would import ``chift``, whose models take 0.7 s to import;
     finding the package without executing it and reading the file beside it costs nothing.
@@ -76,7 +76,14 @@ def _bundled_bytes() -> bytes:
     for location in found.submodule_search_locations:
         candidate = Path(location) / "openapi" / "openapi.json"
         if candidate.is_file():
-            return candidate.read_bytes()
+            return candidate
+    return None
+
+
+def _bundled_bytes() -> bytes:
+    path = bundled_path()
+    if path is not None:
+        return path.read_bytes()
     # Not a plain directory (zipped install): let importlib.resources find it, at the import's cost.
     return resources.files("chift.openapi").joinpath("openapi.json").read_bytes()
 

@@ -11,12 +11,12 @@ import pytest
 from anyio.from_thread import BlockingPortal, start_blocking_portal
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from integration_helpers import SandboxAdmin, running_sandbox, stdio_params
 from mcp.client import Client
 
 from chift_mcp.operations import load_operations
 from chift_mcp.spec import load_spec
 from chift_mcp.toolset import build_tools
-from integration_helpers import SandboxAdmin, running_sandbox, stdio_params
 
 DEMO = "11111111-1111-4111-8111-111111111111"
 TOOLS = {t.name: t for t in build_tools(load_operations(load_spec()))}
@@ -24,19 +24,39 @@ VALID = {
     "accounting_get_clients": {"consumer_id": DEMO, "limit": 5},
     "accounting_get_invoices_by_type": {"consumer_id": DEMO, "invoice_type": "customer_invoice"},
     "accounting_create_invoice": {
-        "consumer_id": DEMO, "invoice_type": "customer_invoice", "currency": "EUR", "untaxed_amount": 100,
-        "tax_amount": 21, "total": 121, "invoice_date": "2026-01-31", "due_date": "2026-02-28",
-        "lines": [{"unit_price": 100, "quantity": 1, "untaxed_amount": 100, "tax_rate": 21, "tax_amount": 21,
-                   "total": 121, "account_number": "700000", "tax_code": "V21"}],
+        "consumer_id": DEMO,
+        "invoice_type": "customer_invoice",
+        "currency": "EUR",
+        "untaxed_amount": 100,
+        "tax_amount": 21,
+        "total": 121,
+        "invoice_date": "2026-01-31",
+        "due_date": "2026-02-28",
+        "lines": [
+            {
+                "unit_price": 100,
+                "quantity": 1,
+                "untaxed_amount": 100,
+                "tax_rate": 21,
+                "tax_amount": 21,
+                "total": 121,
+                "account_number": "700000",
+                "tax_code": "V21",
+            }
+        ],
     },
     "invoicing_post_contacts": {"consumer_id": DEMO},
 }
 WRONG = {
     "string": st.one_of(st.integers(), st.booleans(), st.lists(st.integers(), max_size=2)),
-    "integer": st.one_of(st.text(max_size=5), st.booleans(), st.floats(allow_nan=False).filter(lambda f: not f.is_integer())),
+    "integer": st.one_of(
+        st.text(max_size=5), st.booleans(), st.floats(allow_nan=False).filter(lambda f: not f.is_integer())
+    ),
     "number": st.one_of(st.text(max_size=5), st.booleans(), st.lists(st.integers(), max_size=2)),
     "boolean": st.one_of(st.text(max_size=5), st.integers()),
-    "array": st.one_of(st.text(max_size=5), st.integers(), st.dictionaries(st.text(max_size=3), st.integers(), max_size=2)),
+    "array": st.one_of(
+        st.text(max_size=5), st.integers(), st.dictionaries(st.text(max_size=3), st.integers(), max_size=2)
+    ),
     "object": st.one_of(st.text(max_size=5), st.integers(), st.lists(st.integers(), max_size=2)),
 }
 
@@ -52,9 +72,15 @@ def bad_call(draw: st.DrawFn) -> tuple[str, dict[str, Any]]:
         del args[draw(st.sampled_from(required))]
     elif how == "enum" and any("enum" in p for p in schema["properties"].values()):
         key = draw(st.sampled_from([k for k, p in schema["properties"].items() if "enum" in p]))
-        args[key] = draw(st.text(min_size=1, max_size=8).filter(lambda v: v not in schema["properties"][key]["enum"]))
+        args[key] = draw(
+            st.text(min_size=1, max_size=8).filter(lambda v: v not in schema["properties"][key]["enum"])
+        )
     elif how == "unknown":
-        key = draw(st.text(alphabet="abcdefghijklmnopqrstuvwxyz_", min_size=1, max_size=12).filter(lambda k: k not in schema["properties"]))
+        key = draw(
+            st.text(alphabet="abcdefghijklmnopqrstuvwxyz_", min_size=1, max_size=12).filter(
+                lambda k: k not in schema["properties"]
+            )
+        )
         args[key] = draw(st.integers())
     else:
         key = draw(st.sampled_from([k for k, p in schema["properties"].items() if p.get("type") in WRONG]))
@@ -73,11 +99,15 @@ def session() -> Iterator[tuple[BlockingPortal, Any, SandboxAdmin]]:
 
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(call=bad_call())
-def test_malformed_arguments_never_reach_chift(session: tuple[BlockingPortal, Any, SandboxAdmin], call: tuple[str, dict[str, Any]]) -> None:
+def test_malformed_arguments_never_reach_chift(
+    session: tuple[BlockingPortal, Any, SandboxAdmin], call: tuple[str, dict[str, Any]]
+) -> None:
     portal, client, admin = session
     name, args = call
     result = portal.call(client.call_tool, name, args)
     error = json.loads(result.content[0].text)
     assert result.is_error and error["error"] == "INVALID_ARGUMENTS", (name, args, error)
     assert error.get("field")
-    assert not [r for r in admin.requests() if "/consumers/" in r["path"]], "a malformed call reached the upstream"
+    assert not [r for r in admin.requests() if "/consumers/" in r["path"]], (
+        "a malformed call reached the upstream"
+    )

@@ -14,7 +14,9 @@ README = (ROOT / "README.md").read_text(encoding="utf-8")
 def test_settings_table_matches_the_settings() -> None:
     block = re.search(r"<!-- settings-table:start -->\n(.*?)\n<!-- settings-table:end -->", README, re.S)
     assert block, "README lost its settings-table markers"
-    assert block.group(1) == settings_table(), "regenerate with: python -c 'from chift_mcp.settings import settings_table; print(settings_table())'"
+    assert block.group(1) == settings_table(), (
+        "regenerate with: python -c 'from chift_mcp.settings import settings_table; print(settings_table())'"
+    )
 
 
 def test_ci_runs_the_readme_test_command() -> None:
@@ -26,5 +28,14 @@ def test_ci_runs_the_readme_test_command() -> None:
 
 
 def test_every_env_name_of_the_official_server_is_kept() -> None:
-    for name in ("CLIENT_ID", "CLIENT_SECRET", "ACCOUNT_ID", "CONSUMER_ID", "URL_BASE", "MARKETPLACE_ID", "FUNCTION_CONFIG", "SEARCH"):
+    for name in (
+        "CLIENT_ID",
+        "CLIENT_SECRET",
+        "ACCOUNT_ID",
+        "CONSUMER_ID",
+        "URL_BASE",
+        "MARKETPLACE_ID",
+        "FUNCTION_CONFIG",
+        "SEARCH",
+    ):
         assert f"`CHIFT_{name}`" in README

@@ -229,7 +229,11 @@ def test_stdout_carries_only_protocol_messages(sandbox_url: str) -> None:
     ]
     proc = subprocess.Popen(
         [sys.executable, "-m", "chift_mcp", "-vv"],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=server_env(sandbox_url),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=server_env(sandbox_url),
     )
     assert proc.stdin and proc.stdout
     answers: list[dict[str, Any]] = []
