@@ -78,6 +78,15 @@ class Registry:
     def all_tools(self) -> list[ToolSpec]:
         return list(self._tools.values())
 
+    def add(self, tool: ToolSpec) -> None:
+        """Register a local tool (or replace one of the same name)."""
+        self._tools[tool.name] = tool
+        self._views.clear()
+        self._validators = {k: v for k, v in self._validators.items() if k[0] != tool.name}
+
+    def get(self, name: str) -> ToolSpec | None:
+        return self._tools.get(name)
+
     def tools(self, scope: Scope) -> list[ToolSpec]:
         """The tools ``scope`` may see, as published (``consumer_id`` hidden when bound)."""
         view = self._views.get(scope)
@@ -97,7 +106,7 @@ class Registry:
         try:
             tool = self._lookup(name, scope)
             args = dict(arguments or {})
-            if scope.consumer_id and tool.operation.consumer_scoped:
+            if scope.consumer_id and tool.consumer_scoped:
                 given = args.pop(CONSUMER_ARG, None)
                 if given is not None and given != scope.consumer_id:
                     raise ScopeError(
@@ -105,9 +114,12 @@ class Registry:
                         hint="call the tool again without consumer_id",
                     )
             self.validate(tool, args, bound=bool(scope.consumer_id))
-            if scope.consumer_id and tool.operation.consumer_scoped:
+            if scope.consumer_id and tool.consumer_scoped:
                 args[CONSUMER_ARG] = scope.consumer_id
-            result = await self._execute(tool, args)
+            if tool.handler is not None:
+                result = self.shape(await tool.handler(args, scope))
+            else:
+                result = await self._execute(tool, args)
         except ToolError as exc:
             logger.info("%s error %s in %.0f ms", name, exc.code, (time.perf_counter() - started) * 1000)
             payload = exc.payload()
@@ -166,6 +178,7 @@ class Registry:
 
     async def _execute(self, tool: ToolSpec, args: dict[str, Any]) -> ToolResult:
         op = tool.operation
+        assert op is not None
         path = op.path
         query: dict[str, Any] = {}
         headers: dict[str, str] = {}

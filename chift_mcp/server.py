@@ -7,7 +7,7 @@ and caches them; ``tools/call`` hands the call to the registry and wraps its Too
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -57,21 +57,28 @@ def build_server(
     scopes: ScopeProvider,
     *,
     name: str = "chift",
-    extra_tools: list[Any] | None = None,
-    on_close: Callable[[], Any] | None = None,
+    scope_for: Callable[[Any], Awaitable[Scope]] | None = None,
 ) -> Server[Any]:
-    """The MCP server: tools from ``registry`` as seen by ``scopes.current()``, plus the prompts."""
+    """The MCP server: tools from ``registry`` as seen by the caller's scope, plus the prompts.
+
+    The scope is ``scopes.current()`` (settings + the bound consumer's connections) unless
+    ``scope_for(ctx)`` is given: a door that knows more about the caller (an HTTP bearer token)
+    narrows it there. Tool lists are converted once per scope and cached.
+    """
     listed: dict[Scope, list[types.Tool]] = {}
 
+    async def scope_of(ctx: Any) -> Scope:
+        return await scope_for(ctx) if scope_for is not None else await scopes.current()
+
     async def list_tools(ctx: Any, params: types.PaginatedRequestParams | None) -> types.ListToolsResult:
-        scope = await scopes.current()
+        scope = await scope_of(ctx)
         tools = listed.get(scope)
         if tools is None:
             tools = listed[scope] = [mcp_tool(tool) for tool in registry.tools(scope)]
         return types.ListToolsResult(tools=tools)
 
     async def call_tool(ctx: Any, params: types.CallToolRequestParams) -> types.CallToolResult:
-        scope = await scopes.current()
+        scope = await scope_of(ctx)
         return call_result(await registry.call(params.name, params.arguments, scope))
 
     async def list_prompts(ctx: Any, params: types.PaginatedRequestParams | None) -> types.ListPromptsResult:
@@ -90,7 +97,7 @@ def build_server(
         )
 
     async def get_prompt(ctx: Any, params: types.GetPromptRequestParams) -> types.GetPromptResult:
-        scope = await scopes.current()
+        scope = await scope_of(ctx)
         try:
             text = prompts.render(params.name, dict(params.arguments or {}), scope)
         except KeyError:

@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
 from chift_mcp.errors import ConfigError
 from chift_mcp.operations import (
-    ACCOUNT_DOMAINS,
     DOMAINS,
     KIND_ALIASES,
     KINDS,
@@ -31,6 +30,7 @@ NAME_PATTERN = re.compile(r"^[a-zA-Z0-9_-]{1,54}$")
 MAX_NAME = 54  # Cursor caps server name + tool name at 60 characters
 CONSUMER_ARG = "consumer_id"
 Where = Literal["path", "query", "header", "body", "body_field", "page"]
+Handler = Callable[[dict[str, Any], "Scope"], Awaitable[Any]]
 
 
 @dataclass(frozen=True)
@@ -50,13 +50,19 @@ class ToolSpec:
     annotations: dict[str, Any]
     domain: str
     kind: str
-    operation: Operation
-    args: Mapping[str, Arg]
+    operation: Operation | None = None  # None for local tools (docs search, discovery)
+    args: Mapping[str, Arg] = field(default_factory=dict)
     paginated: bool = False
+    # A local tool answers in-process: ``await handler(arguments, scope)`` instead of a Chift request.
+    handler: Handler | None = field(default=None, compare=False)
 
     @property
     def read_only(self) -> bool:
         return self.kind == "get"
+
+    @property
+    def consumer_scoped(self) -> bool:
+        return self.operation is not None and self.operation.consumer_scoped
 
     def without_consumer(self) -> ToolSpec:
         """This tool with ``consumer_id`` removed from its schema (it is injected instead)."""
@@ -70,6 +76,32 @@ class ToolSpec:
         else:
             schema.pop("required", None)
         return replace(self, input_schema=schema)
+
+
+def local_tool(
+    name: str,
+    *,
+    title: str,
+    description: str,
+    input_schema: dict[str, Any],
+    handler: Handler,
+    kind: str = "get",
+    domain: str = "local",
+    open_world: bool = False,
+) -> ToolSpec:
+    """A tool answered in-process (no Chift endpoint): docs search, discovery. Settings decide
+    whether it exists, not the function config; the read-only flag still applies."""
+    annotations = {"title": title, **_ANNOTATIONS[kind], "openWorldHint": open_world}
+    return ToolSpec(
+        name=name,
+        title=title,
+        description=description,
+        input_schema=input_schema,
+        annotations=annotations,
+        domain=domain,
+        kind=kind,
+        handler=handler,
+    )
 
 
 # --------------------------------------------------------------------------- building
@@ -284,6 +316,8 @@ class Scope:
 
     def refusal(self, tool: ToolSpec) -> str | None:
         """Why ``tool`` is outside this scope, or None when it is allowed."""
+        if tool.operation is None:  # local tool: present because settings asked for it
+            return "this server is read-only" if self.read_only and tool.kind != "get" else None
         kinds = self.kinds.get(tool.domain)
         if not kinds:
             return f"the {tool.domain} domain is not enabled in the function config"
@@ -291,7 +325,7 @@ class Scope:
             return f"{tool.kind} tools of {tool.domain} are not enabled in the function config"
         if self.read_only and tool.kind != "get":
             return "this server is read-only"
-        if self.consumer_id and not tool.operation.consumer_scoped:
+        if self.consumer_id and not tool.consumer_scoped:
             return "this server is bound to one consumer; account-level tools are off"
         if (
             self.active_domains is not None
@@ -303,7 +337,3 @@ class Scope:
 
     def allows(self, tool: ToolSpec) -> bool:
         return self.refusal(tool) is None
-
-
-def account_domains() -> tuple[str, ...]:
-    return ACCOUNT_DOMAINS

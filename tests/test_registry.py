@@ -276,3 +276,24 @@ def test_prune_drops_only_empty_values() -> None:
         "f": False,
         "g": [1],
     }
+
+
+async def test_local_tools_answer_in_process_with_the_same_validation(tools: list[ToolSpec]) -> None:
+    from chift_mcp.toolset import local_tool
+
+    seen: list[tuple[dict[str, Any], Scope]] = []
+
+    async def echo(args: dict[str, Any], scope: Scope) -> Any:
+        seen.append((args, scope))
+        return {"said": args["text"], "nothing": None}
+
+    schema = {"type": "object", "properties": {"text": {"type": "string"}}, "required": ["text"]}
+    up = FakeUpstream()
+    reg = registry(tools, up)
+    reg.add(local_tool("echo", title="Echo", description="Says it back.", input_schema=schema, handler=echo))
+    assert "echo" in [t.name for t in reg.tools(SCOPE)]  # not subject to the function config
+    ok = await reg.call("echo", {"text": "hi"}, SCOPE)
+    assert ok.structured == {"said": "hi"} and seen[0][1] is SCOPE
+    bad = await reg.call("echo", {"text": 3}, SCOPE)
+    assert bad.is_error and json.loads(bad.text)["field"] == "text" and len(seen) == 1
+    assert up.requests == []
