@@ -91,6 +91,7 @@ class Operation:
     response: dict[str, Any] | None = None  # the 2xx JSON schema, $refs not resolved
     paginated: bool = False
     deprecated: bool = False
+    returns: str = ""  # what a success answer holds, in a line: "page of {id, name, ...}"
     extra: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
 
     @property
@@ -206,6 +207,7 @@ def _operation(
         response=response,
         paginated=paginated,
         deprecated=bool(raw.get("deprecated")),
+        returns=_returns(spec, response, paginated),
     )
 
 
@@ -219,6 +221,32 @@ def _success_schema(spec: Spec, responses: dict[str, Any]) -> dict[str, Any] | N
                 return schema
             return None
     return None
+
+
+def _returns(spec: Spec, response: dict[str, Any] | None, paginated: bool) -> str:
+    """A one-line shape of the success answer, from the top level of its schema (cheap: no full resolve)."""
+    if response is None:
+        return "nothing (success status only)"
+    schema = _shallow(spec, response)
+    if paginated:
+        item = _shallow(spec, schema.get("properties", {}).get("items", {}).get("items"))
+        return f"page {{items, total, next_offset}}; each item {_fields(spec, item)}"
+    if schema.get("type") == "array" or "items" in schema and "properties" not in schema:
+        return f"list; each item {_fields(spec, _shallow(spec, schema.get('items')))}"
+    return f"object {_fields(spec, schema)}"
+
+
+def _fields(spec: Spec, schema: dict[str, Any]) -> str:
+    for member in schema.get("anyOf", []):  # nullable or union: describe the first object member
+        member = _shallow(spec, member)
+        if member.get("properties"):
+            schema = member
+            break
+    names = list(schema.get("properties", {}))
+    if not names:
+        return "(free-form JSON)"
+    shown = ", ".join(names[:24])
+    return "{" + shown + (", ..." if len(names) > 24 else "") + "}"
 
 
 def _shallow(spec: Spec, node: dict[str, Any] | None) -> dict[str, Any]:

@@ -91,7 +91,11 @@ class Registry:
         """The tools ``scope`` may see, as published (``consumer_id`` hidden when bound)."""
         view = self._views.get(scope)
         if view is None:
-            view = [self._published(tool, scope) for tool in self._tools.values() if scope.allows(tool)]
+            view = [
+                self._published(tool, scope)
+                for tool in self._tools.values()
+                if scope.lists(tool) and scope.allows(tool)
+            ]
             self._views[scope] = view
         return view
 
@@ -104,7 +108,7 @@ class Registry:
     async def call(self, name: str, arguments: Mapping[str, Any] | None, scope: Scope) -> ToolResult:
         started = time.perf_counter()
         try:
-            tool = self._lookup(name, scope)
+            tool = self.lookup(name, scope)
             args = dict(arguments or {})
             if scope.consumer_id and tool.consumer_scoped:
                 given = args.pop(CONSUMER_ARG, None)
@@ -117,7 +121,8 @@ class Registry:
             if scope.consumer_id and tool.consumer_scoped:
                 args[CONSUMER_ARG] = scope.consumer_id
             if tool.handler is not None:
-                result = self.shape(await tool.handler(args, scope))
+                answer = await tool.handler(args, scope)
+                result = answer if isinstance(answer, ToolResult) else self.shape(answer)
             else:
                 result = await self._execute(tool, args)
         except ToolError as exc:
@@ -127,7 +132,8 @@ class Registry:
         logger.info("%s ok in %.0f ms", name, (time.perf_counter() - started) * 1000)
         return result
 
-    def _lookup(self, name: str, scope: Scope) -> ToolSpec:
+    def lookup(self, name: str, scope: Scope) -> ToolSpec:
+        """The tool ``name`` if ``scope`` may call it; else ScopeError saying why."""
         tool = self._tools.get(name)
         if tool is None:
             close = difflib.get_close_matches(name, [t.name for t in self.tools(scope)], n=3)

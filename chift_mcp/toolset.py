@@ -29,6 +29,8 @@ from chift_mcp.schemas import compact, shorten
 NAME_PATTERN = re.compile(r"^[a-zA-Z0-9_-]{1,54}$")
 MAX_NAME = 54  # Cursor caps server name + tool name at 60 characters
 CONSUMER_ARG = "consumer_id"
+DISCOVERY_DOMAIN = "discovery"
+TOOL_MODES = ("tools", "discovery")
 Where = Literal["path", "query", "header", "body", "body_field", "page"]
 Handler = Callable[[dict[str, Any], "Scope"], Awaitable[Any]]
 
@@ -292,12 +294,17 @@ class Scope:
 
     ``active_domains`` is the bound consumer's active unified domains, or None when unknown (not
     bound, or the connections could not be fetched): then the function config alone decides.
+    ``include``/``exclude`` are explicit tool-name lists (CHIFT_TOOLS, CHIFT_EXCLUDE_TOOLS).
+    ``mode`` is ``tools`` (one tool per endpoint) or ``discovery`` (find/describe/call).
     """
 
     function_config: tuple[tuple[str, frozenset[str]], ...]
     read_only: bool = False
     consumer_id: str | None = None
     active_domains: frozenset[str] | None = field(default=None)
+    include: frozenset[str] | None = None
+    exclude: frozenset[str] = frozenset()
+    mode: str = "tools"
 
     @classmethod
     def of(
@@ -307,8 +314,30 @@ class Scope:
         read_only: bool = False,
         consumer_id: str | None = None,
         active_domains: frozenset[str] | None = None,
+        include: Iterable[str] | None = None,
+        exclude: Iterable[str] = (),
+        mode: str = "tools",
     ) -> Scope:
-        return cls(tuple(sorted(function_config.items())), read_only, consumer_id, active_domains)
+        return cls(
+            tuple(sorted(function_config.items())),
+            read_only,
+            consumer_id,
+            active_domains,
+            frozenset(include) if include is not None else None,
+            frozenset(exclude),
+            mode,
+        )
+
+    def with_mode(self, mode: str) -> Scope:
+        return self if mode == self.mode else replace(self, mode=mode)
+
+    def lists(self, tool: ToolSpec) -> bool:
+        """Whether ``tools/list`` shows ``tool`` in this scope's mode (calls are checked by refusal)."""
+        if tool.domain == DISCOVERY_DOMAIN:
+            return self.mode == "discovery"
+        if self.mode == "discovery":
+            return tool.operation is None  # local tools such as the docs search stay listed
+        return True
 
     @property
     def kinds(self) -> dict[str, frozenset[str]]:
@@ -316,6 +345,11 @@ class Scope:
 
     def refusal(self, tool: ToolSpec) -> str | None:
         """Why ``tool`` is outside this scope, or None when it is allowed."""
+        if tool.domain != DISCOVERY_DOMAIN:
+            if tool.name in self.exclude:
+                return "it is excluded by CHIFT_EXCLUDE_TOOLS"
+            if self.include is not None and tool.name not in self.include:
+                return "it is not in CHIFT_TOOLS"
         if tool.operation is None:  # local tool: present because settings asked for it
             return "this server is read-only" if self.read_only and tool.kind != "get" else None
         kinds = self.kinds.get(tool.domain)
