@@ -231,7 +231,7 @@ def _returns(spec: Spec, response: dict[str, Any] | None, paginated: bool) -> st
     if paginated:
         item = _shallow(spec, schema.get("properties", {}).get("items", {}).get("items"))
         return f"page {{items, total, next_offset}}; each item {_fields(spec, item)}"
-    if schema.get("type") == "array" or "items" in schema and "properties" not in schema:
+    if schema.get("type") == "array" or ("items" in schema and "properties" not in schema):
         return f"list; each item {_fields(spec, _shallow(spec, schema.get('items')))}"
     return f"object {_fields(spec, schema)}"
 
