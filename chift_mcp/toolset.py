@@ -331,6 +331,31 @@ class Scope:
     def with_mode(self, mode: str) -> Scope:
         return self if mode == self.mode else replace(self, mode=mode)
 
+    def narrowed(
+        self,
+        *,
+        function_config: Mapping[str, Iterable[str]] | None = None,
+        read_only: bool = False,
+        consumer_id: str | None = None,
+    ) -> Scope:
+        """This scope as seen by a caller with a narrower grant (an HTTP bearer token); never wider.
+
+        ``function_config`` intersects the kinds of each domain (a domain it leaves out is off);
+        ``read_only`` can only turn read-only on; ``consumer_id`` binds an unbound scope to one
+        consumer (whose active domains are then unknown) and must equal a bound scope's consumer.
+        """
+        if consumer_id is not None and self.consumer_id not in (None, consumer_id):
+            raise ValueError("a scope bound to one consumer cannot be narrowed to another")
+        changes: dict[str, Any] = {}
+        if function_config is not None:
+            kept = ((d, k & frozenset(function_config.get(d, ()))) for d, k in self.function_config)
+            changes["function_config"] = tuple((d, k) for d, k in kept if k)
+        if read_only:
+            changes["read_only"] = True
+        if consumer_id is not None and self.consumer_id is None:
+            changes.update(consumer_id=consumer_id, active_domains=None)
+        return replace(self, **changes) if changes else self
+
     def lists(self, tool: ToolSpec) -> bool:
         """Whether ``tools/list`` shows ``tool`` in this scope's mode (calls are checked by refusal)."""
         if tool.domain == DISCOVERY_DOMAIN:
