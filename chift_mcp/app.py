@@ -50,11 +50,40 @@ def load_tools(settings: Settings, spec: Spec | None = None) -> list[ToolSpec]:
 
 
 def base_scope(settings: Settings) -> Scope:
+    include = settings.tool_names("tools")
     return Scope.of(
         parse_function_config(settings.function_config),
         read_only=settings.read_only,
         consumer_id=settings.consumer_id or None,
+        include=include or None,
+        exclude=settings.tool_names("exclude_tools"),
+        mode=settings.tool_mode,
     )
+
+
+def check_tool_names(settings: Settings, tools: list[ToolSpec]) -> None:
+    """CHIFT_TOOLS / CHIFT_EXCLUDE_TOOLS may only name tools that exist: a typo is a start-up error."""
+    import difflib
+
+    known = {t.name for t in tools} | {"search_chift"}
+    for which in ("tools", "exclude_tools"):
+        for name in settings.tool_names(which):  # type: ignore[arg-type]
+            if name not in known:
+                close = difflib.get_close_matches(name, known, n=1)
+                hint = f" (did you mean {close[0]}?)" if close else ""
+                raise ConfigError(f"CHIFT_{which.upper()}: no tool named {name!r}{hint}")
+
+
+def build_registry(settings: Settings, tools: list[ToolSpec], upstream: Any) -> Registry:
+    """The registry of the endpoint tools plus the local ones (discovery; listed per the scope's mode)."""
+    from chift_mcp.discovery import discovery_tools
+
+    registry = Registry(
+        tools, upstream, max_items=settings.max_items, max_result_chars=settings.max_result_chars
+    )
+    for tool in discovery_tools(registry):
+        registry.add(tool)
+    return registry
 
 
 @dataclass
@@ -72,6 +101,7 @@ class Runtime:
         """Build everything from ``settings``; raises ConfigError with a one-line message."""
         scope = base_scope(settings)  # validate the function config before anything slow
         tools = load_tools(settings)
+        check_tool_names(settings, tools)
         sandbox_app = None
         if sandbox:
             from chift_mcp.sandbox import build_app
@@ -89,9 +119,7 @@ class Runtime:
         from chift_mcp.client import ChiftClient
 
         client = ChiftClient.from_settings(settings, transport=transport)
-        registry = Registry(
-            tools, client, max_items=settings.max_items, max_result_chars=settings.max_result_chars
-        )
+        registry = build_registry(settings, tools, client)
         scopes = ScopeProvider(scope, client, ttl=settings.connections_ttl)
         if settings.search:
             logger.warning("CHIFT_SEARCH=true: the search_chift tool is not available in this build yet")

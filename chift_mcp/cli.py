@@ -59,6 +59,9 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_CONFIG
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # `chift-mcp tools | head`
+        sys.stderr.close()
+        return 0
 
 
 def _settings(args: argparse.Namespace) -> Any:
@@ -126,8 +129,7 @@ async def _call(runtime: Any, name: str, raw: str) -> int:
 
 
 def _tools(settings: Any, args: argparse.Namespace) -> int:
-    from chift_mcp.app import Runtime, base_scope, load_tools
-    from chift_mcp.registry import Registry
+    from chift_mcp.app import Runtime, base_scope, build_registry, check_tool_names, load_tools
 
     if settings.consumer_id and (args.sandbox or not settings.missing_credentials()):
         runtime = Runtime.open(settings, sandbox=args.sandbox)
@@ -143,7 +145,9 @@ def _tools(settings: Any, args: argparse.Namespace) -> int:
         tools = runtime.registry.tools(scope)
     else:
         scope = base_scope(settings)
-        tools = Registry(load_tools(settings), upstream=None).tools(scope)  # type: ignore[arg-type]
+        all_tools = load_tools(settings)
+        check_tool_names(settings, all_tools)
+        tools = build_registry(settings, all_tools, upstream=None).tools(scope)
     if args.json:
         from chift_mcp.server import mcp_tool
 

@@ -190,8 +190,12 @@ class Registry:
         headers: dict[str, str] = {}
         body: Any = None
         fields: dict[str, Any] = {}
+        keep: list[str] | None = None
         for name, value in args.items():
             arg = tool.args[name]
+            if arg.where == "shape":
+                keep = list(value)
+                continue
             if arg.where == "path":
                 path = path.replace("{" + arg.wire + "}", quote(str(value), safe=""))
             elif arg.where == "query":
@@ -208,14 +212,19 @@ class Registry:
             body = {}
         request_id = None if op.method == "GET" else uuid.uuid4().hex
         if tool.paginated:
-            return await self._paged(path, query, headers, args)
+            return await self._paged(path, query, headers, args, keep)
         data = await self.upstream.request(
             op.method, path, params=query or None, json=body, request_id=request_id, headers=headers or None
         )
-        return self.shape(data)
+        return self.shape(select(data, keep) if keep else data)
 
     async def _paged(
-        self, path: str, query: dict[str, Any], headers: dict[str, str], args: Mapping[str, Any]
+        self,
+        path: str,
+        query: dict[str, Any],
+        headers: dict[str, str],
+        args: Mapping[str, Any],
+        keep: list[str] | None = None,
     ) -> ToolResult:
         limit = max(1, min(int(args.get("limit", DEFAULT_LIMIT)), self.max_items))
         offset = max(0, int(args.get("offset", 0)))
@@ -244,7 +253,7 @@ class Registry:
         result: dict[str, Any] = {"items": items, "total": total, "offset": offset}
         if more:
             result["next_offset"] = consumed
-        return self.shape(result, offset=offset)
+        return self.shape(select(result, keep) if keep else result, offset=offset)
 
     # ------------------------------------------------------------------ shaping
 
@@ -285,9 +294,55 @@ class Registry:
         out = {**data, "items": items[:keep], "next_offset": offset + keep, "truncated": True}
         out["note"] = (
             f"showing {keep} of {total} items: the full answer is too long for one result. "
-            f"Continue with offset={offset + keep}, or narrow with filters (dates, ids) or a smaller limit."
+            f"Continue with offset={offset + keep}, or narrow: fields=[...] keeps only the keys you need, "
+            "filters (dates, ids) or a smaller limit."
         )
         return out
+
+
+def select(data: Any, paths: list[str]) -> Any:
+    """Keep only ``paths`` (dotted for nested keys; through lists) in each returned object.
+
+    Applies to every item of a list or page, else to the object itself. Paths that match nothing
+    anywhere are reported in ``fields_not_found`` with the keys that do exist.
+    """
+    tree: dict[str, Any] = {}
+    for path in paths:
+        node = tree
+        for part in path.split("."):
+            node = node.setdefault(part, {})
+    seen: set[str] = set()
+    if isinstance(data, dict) and isinstance(data.get("items"), list):
+        objects = data["items"]
+        out: Any = {**data, "items": [_select(o, tree, seen) for o in objects]}
+    elif isinstance(data, list):
+        objects = data
+        out = [_select(o, tree, seen) for o in objects]
+    else:
+        objects = [data]
+        out = _select(data, tree, seen)
+    missing = [p for p in tree if p not in seen]
+    if missing and objects and isinstance(out, dict):
+        sample = next((o for o in objects if isinstance(o, dict)), {})
+        out = {**out, "fields_not_found": missing, "fields_available": sorted(sample)}
+    elif missing and objects and isinstance(out, list):
+        sample = next((o for o in objects if isinstance(o, dict)), {})
+        out = {"items": out, "fields_not_found": missing, "fields_available": sorted(sample)}
+    return out
+
+
+def _select(value: Any, tree: dict[str, Any], seen: set[str] | None = None) -> Any:
+    if isinstance(value, list):
+        return [_select(v, tree, seen) for v in value]
+    if not isinstance(value, dict) or not tree:
+        return value
+    out = {}
+    for key, sub in tree.items():
+        if key in value:
+            if seen is not None:
+                seen.add(key)
+            out[key] = _select(value[key], sub) if sub else value[key]
+    return out
 
 
 def prune(value: Any) -> Any:

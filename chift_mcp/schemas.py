@@ -97,7 +97,7 @@ _STOPWORDS = frozenset(
         "if",
     ]
 )
-_SENTENCE_END = re.compile(r"(?<!\be\.g)(?<!\bi\.e)(?<=[a-z0-9)\]`'\"])\.(\s|$)", re.I)
+_SENTENCE_END = re.compile(r"(?<![eE]\.g)(?<![iI]\.e)(?<=[a-zA-Z0-9)\]`'\"])\.(?:\s|$|(?=[A-Z][a-z]))")
 
 
 def compact(

@@ -6,6 +6,8 @@ the official Chift MCP server are kept so that this server is a drop-in replacem
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -35,6 +37,14 @@ class Settings(BaseSettings):
         description='Which tools exist: JSON like {"accounting": ["get", "create"]} or a path to a JSON file.',
     )
     read_only: bool = Field(False, description="Expose only tools that read (kind get).")
+    tool_mode: Literal["tools", "discovery"] = Field(
+        "tools",
+        description="tools: one tool per endpoint; discovery: find/describe/call operations (~1k tokens).",
+    )
+    tools: str | None = Field(
+        None, description="Comma-separated allow-list of tool names (after the function config)."
+    )
+    exclude_tools: str | None = Field(None, description="Comma-separated tool names to leave out.")
     openapi: str | None = Field(
         None, description="File path or URL of an OpenAPI spec overriding the bundled one."
     )
@@ -53,6 +63,10 @@ class Settings(BaseSettings):
     connections_ttl: float = Field(
         300.0, ge=0, description="Seconds to cache a bound consumer's connections."
     )
+
+    def tool_names(self, which: Literal["tools", "exclude_tools"]) -> list[str]:
+        raw = getattr(self, which) or ""
+        return [name.strip() for name in raw.split(",") if name.strip()]
 
     def missing_credentials(self) -> list[str]:
         return [

@@ -31,7 +31,7 @@ MAX_NAME = 54  # Cursor caps server name + tool name at 60 characters
 CONSUMER_ARG = "consumer_id"
 DISCOVERY_DOMAIN = "discovery"
 TOOL_MODES = ("tools", "discovery")
-Where = Literal["path", "query", "header", "body", "body_field", "page"]
+Where = Literal["path", "query", "header", "body", "body_field", "page", "shape"]
 Handler = Callable[[dict[str, Any], "Scope"], Awaitable[Any]]
 
 
@@ -90,10 +90,12 @@ def local_tool(
     kind: str = "get",
     domain: str = "local",
     open_world: bool = False,
+    hints: Mapping[str, bool] | None = None,
 ) -> ToolSpec:
     """A tool answered in-process (no Chift endpoint): docs search, discovery. Settings decide
-    whether it exists, not the function config; the read-only flag still applies."""
-    annotations = {"title": title, **_ANNOTATIONS[kind], "openWorldHint": open_world}
+    whether it exists, not the function config; the read-only flag still applies. ``hints``
+    overrides the annotations that ``kind`` implies."""
+    annotations = {"title": title, **_ANNOTATIONS[kind], "openWorldHint": open_world, **(hints or {})}
     return ToolSpec(
         name=name,
         title=title,
@@ -131,6 +133,8 @@ def build_tools(operations: Iterable[Operation], *, max_items: int = 1000) -> li
     """One ToolSpec per operation, with unique names."""
     tools: list[ToolSpec] = []
     taken: set[str] = set()
+    operations = list(operations)
+    all_ids = {op.id for op in operations}
     for op in operations:
         name = tool_name(op, taken)
         taken.add(name)
@@ -139,7 +143,7 @@ def build_tools(operations: Iterable[Operation], *, max_items: int = 1000) -> li
             ToolSpec(
                 name=name,
                 title=title_of(op),
-                description=describe(op),
+                description=describe(op, all_ids),
                 input_schema=schema,
                 annotations={"title": title_of(op), **_ANNOTATIONS[op.kind]},
                 domain=op.domain,
@@ -170,7 +174,38 @@ def title_of(op: Operation) -> str:
     return shorten(op.summary or op.id.replace("_", " "), 80) or op.id
 
 
-def describe(op: Operation) -> str:
+# When to use which, for families of near-identical endpoints (read as a model choosing a tool).
+_MULTI_PLAN = re.compile(r"_(multi_analytic_plans|multiple_plans|multi_plans|multi_plan)$")
+_CHOOSE = {
+    "accounting_get_invoices_by_type": "Booked sale/purchase entries; invoices as issued in the invoicing software: invoicing_get_invoices",
+    "invoicing_get_invoices": "Invoices as issued in the invoicing software; booked accounting entries: accounting_get_invoices_by_type",
+    "accounting_get_outstandings": "Use for what clients owe and what is owed to suppliers (open items)",
+    "accounting_create_invoice": "For sale/purchase invoices; other entries: accounting_create_generic_journal_entry",
+    "accounting_create_generic_journal_entry": "For any balanced entry; invoices: accounting_create_invoice, bank/cash: accounting_create_financial_entries",
+    "accounting_create_financial_entries": "For bank/cash journals; invoices: accounting_create_invoice",
+    "accounting_create_miscellaneous_operation": "For entries in a miscellaneous journal; any journal: accounting_create_generic_journal_entry",
+    "accounting_match_entries": "One set of entries; several sets in one call: accounting_match_entries_multiple",
+    "pos_get_orders": "Individual orders; totals per period: pos_get_sales",
+    "pos_get_sales": "Totals per period; individual orders: pos_get_orders",
+}
+
+
+def _siblings(op_id: str, all_ids: set[str]) -> str | None:
+    """The one-plan sibling of a multi-analytic-plan operation, or the reverse."""
+    base = _MULTI_PLAN.sub("", op_id)
+    if base != op_id:
+        return (
+            f"For folders with several analytic plans; with one plan use {base}"
+            if base in all_ids
+            else ("For folders with several analytic plans")
+        )
+    variants = [i for i in all_ids if _MULTI_PLAN.sub("", i) == op_id and i != op_id]
+    if variants:
+        return f"Default analytic plan only; with several plans use {sorted(variants)[0]}"
+    return None
+
+
+def describe(op: Operation, all_ids: set[str] | None = None) -> str:
     """What the tool does and returns, in a sentence or two a model can choose by."""
     text = shorten(op.description, 130) if op.description else ""
     if not text:
@@ -178,7 +213,8 @@ def describe(op: Operation) -> str:
         # A bare summary ("Get Catalog") needs its context to be chosen by.
         context = " ".join(dict.fromkeys(t for t in op.tags if t.lower() not in text.lower()))
         text = f"{text} ({context or op.domain.replace('_', ' ')})"
-    return text + "."
+    hints = [h for h in (_CHOOSE.get(op.id), _siblings(op.id, all_ids or set())) if h]
+    return ". ".join([text, *hints]) + "."
 
 
 def input_schema(op: Operation, *, max_items: int = 1000) -> tuple[dict[str, Any], dict[str, Arg]]:
@@ -221,6 +257,10 @@ def input_schema(op: Operation, *, max_items: int = 1000) -> tuple[dict[str, Any
             args["body"] = Arg("body", "")
             if op.body_required:
                 required.append("body")
+    if op.kind == "get" and op.response is not None and "fields" not in properties:
+        # Keys to keep in each returned object; dotted paths reach nested ones ("partner.name").
+        properties["fields"] = {"type": "array", "items": {"type": "string"}}
+        args["fields"] = Arg("shape", "fields")
     schema: dict[str, Any] = {"type": "object", "properties": properties}
     if required:
         schema["required"] = required

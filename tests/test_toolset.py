@@ -44,7 +44,7 @@ def test_long_operation_ids_get_readable_unique_names(operations: list[Operation
 def test_every_tool_has_description_title_and_explicit_annotations(tools: list[ToolSpec]) -> None:
     for tool in tools:
         assert tool.description and tool.description.endswith("."), tool.name
-        assert 10 <= len(tool.description) <= 200, (tool.name, tool.description)
+        assert 10 <= len(tool.description) <= 330, (tool.name, tool.description)
         assert tool.title
         for hint in ("readOnlyHint", "destructiveHint", "idempotentHint", "openWorldHint"):
             assert isinstance(tool.annotations[hint], bool), (tool.name, hint)
