@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import re
+import unicodedata
 from collections import Counter
 from collections.abc import Iterable
 from typing import Any
@@ -28,8 +29,6 @@ _SYNONYMS = {
     "vendors": "supplier",
     "bill": "invoice",
     "bills": "invoice",
-    "entry": "journal",
-    "entries": "journal",
     "ledger": "account",
     "vat": "tax",
     "sale": "customer_invoice",
@@ -47,15 +46,49 @@ _SYNONYMS = {
     "edit": "update",
     "modify": "update",
     "remove": "delete",
+    # French, the other language of Chift's users
+    "facture": "invoice",
+    "factures": "invoice",
+    "fournisseur": "supplier",
+    "fournisseurs": "supplier",
+    "ecriture": "journal entry",
+    "ecritures": "journal entry",
+    "commande": "order",
+    "commandes": "order",
+    "paiement": "payment",
+    "paiements": "payment",
+    "compte": "account",
+    "comptes": "account",
+    "tva": "vat tax",
+    "impaye": "unpaid outstanding",
+    "impayes": "unpaid outstanding",
+    "impayee": "unpaid outstanding",
+    "impayees": "unpaid outstanding",
+    "banque": "bank",
+    "produit": "product",
+    "produits": "product",
+    "dossier": "folder",
+    "dossiers": "folder",
+    "creer": "create",
 }
 _WORD = re.compile(r"[a-z0-9]+")
 
 
+def _fold(text: str) -> str:
+    """Lower case without accents: "écritures" -> "ecritures"."""
+    decomposed = unicodedata.normalize("NFKD", text.lower())
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
 def tokens(text: str) -> list[str]:
+    """Words, a crude singular of each (the plural is kept too, so "journals" prefers the list), and
+    synonyms."""
     out: list[str] = []
-    for word in _WORD.findall(text.lower().replace("_", " ")):
+    for word in _WORD.findall(_fold(text).replace("_", " ")):
         stem = word[:-1] if len(word) > 3 and word.endswith("s") and not word.endswith("ss") else word
         out.append(stem)
+        if stem != word:
+            out.append(word)
         synonym = _SYNONYMS.get(word) or _SYNONYMS.get(stem)
         if synonym:
             out.extend(_WORD.findall(synonym.replace("_", " ")))

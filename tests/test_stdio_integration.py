@@ -199,7 +199,7 @@ async def test_prompt_walks_through_choosing_a_consumer(sandbox_url: str) -> Non
         async with Client(stdio_params(sandbox_url), mode="legacy") as client:
             prompts = (await client.list_prompts()).prompts
             prompt = await client.get_prompt("choose_consumer", {"consumer": "Demo"})
-    assert [p.name for p in prompts] == ["choose_consumer"]
+    assert [p.name for p in prompts] == ["choose_consumer", "reconcile_invoices", "month_end_check"]
     text = prompt.messages[0].content.text  # type: ignore[union-attr]
     assert "consumers_get_consumers" in text and "connections_get_connections" in text
 

@@ -17,7 +17,7 @@ from chift_mcp.sandbox.accounts import TRANSACTION_LOOKUP, AccountRoutes
 from chift_mcp.sandbox.data import DataGenerator
 from chift_mcp.sandbox.errors import ApiError, dumps
 from chift_mcp.sandbox.fakes import digest
-from chift_mcp.sandbox.resources import Resource, roles
+from chift_mcp.sandbox.resources import RESOURCES, Resource, reference_target, roles
 from chift_mcp.sandbox.routing import Route, Router
 from chift_mcp.sandbox.schema_check import is_valid
 from chift_mcp.sandbox.state import SandboxState
@@ -333,6 +333,12 @@ class Engine:
             and is_valid(props[resource.variant], variant)
         ):
             item[resource.variant] = variant
+        for name in props:  # ids that point at another stored resource resolve there
+            target_name = reference_target(resource.name, name, variant)
+            target = next((r for r in RESOURCES if r.name == target_name), None)
+            if target is not None and is_valid(props[name], "x"):
+                total = self.generated_total(target, consumer_id, "")
+                item[name] = self.generated_id(target, consumer_id, "", digest(key) % total)
         override = self.state.overrides.get((consumer_id, resource.name), {}).get(ident)
         if override:
             item = self.gen.conform(schema, {**item, **override}, key)

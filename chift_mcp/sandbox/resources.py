@@ -131,6 +131,23 @@ RESOURCES: tuple[Resource, ...] = (
 )
 
 
+# Fields of generated items that point at another stored resource, so that an id read in one answer
+# can be fetched from the other: (resource, field) -> target resource; for accounting invoices the
+# target depends on the invoice type (customer_* -> clients, supplier_* -> suppliers).
+REFERENCES: dict[tuple[str, str], str] = {
+    ("invoicing.invoices", "partner_id"): "invoicing.contacts",
+    ("accounting.invoices", "partner_id"): "accounting.clients|accounting.suppliers",
+}
+
+
+def reference_target(resource: str, field: str, variant: str) -> str | None:
+    target = REFERENCES.get((resource, field))
+    if target and "|" in target:
+        customer, supplier = target.split("|")
+        return supplier if variant.startswith("supplier") else customer
+    return target
+
+
 def roles() -> dict[str, tuple[Resource, str]]:
     """operationId -> (resource, role) with role in create, list, get, update."""
     out: dict[str, tuple[Resource, str]] = {}
