@@ -5,6 +5,8 @@
     chift-mcp sandbox [--host H] [--port P]              run the sandbox Chift API on a port
     chift-mcp tools [--json]                             the tools the current settings expose
     chift-mcp call NAME --args JSON                      call one tool and print its result
+    chift-mcp http [--host H] [--port P] [--stateless]   serve MCP over streamable HTTP (bearer tokens)
+    chift-mcp token new --name NAME [...]                make a bearer token for the HTTP door
 
 Settings are read once here (environment ``CHIFT_*`` and ``.env``) and passed down. stdout carries
 only protocol messages in stdio mode (or the requested output for ``tools``/``call``); logs go to
@@ -43,6 +45,30 @@ def _parser() -> argparse.ArgumentParser:
     call = sub.add_parser("call", help="call one tool and print its result")
     call.add_argument("name")
     call.add_argument("--args", default="{}", help="tool arguments as a JSON object")
+    http = sub.add_parser("http", help="serve MCP over streamable HTTP, behind bearer tokens")
+    http.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    http.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    http.add_argument("--path", default="/mcp", help="MCP endpoint path (default /mcp)")
+    http.add_argument(
+        "--stateless", action="store_true", help="no server-side session: any replica answers any request"
+    )
+    http.add_argument("--json-response", action="store_true", help="answer with JSON instead of SSE streams")
+    http.add_argument(
+        "--auth",
+        choices=("tokens", "chift", "none"),
+        default="tokens",
+        help="tokens: CHIFT_MCP_TOKEN(S_FILE) (default); chift: forward the caller's Chift access token; "
+        "none: no auth (loopback only)",
+    )
+    token = sub.add_parser("token", help="bearer tokens for the HTTP door")
+    token_sub = token.add_subparsers(dest="token_command", required=True)
+    new = token_sub.add_parser(
+        "new", help="print a fresh token once, and its entry for CHIFT_MCP_TOKENS_FILE"
+    )
+    new.add_argument("--name", required=True, help="who or what the token is for (shown in logs)")
+    new.add_argument("--consumer-id", help="bind the token to one consumer")
+    new.add_argument("--read-only", action="store_true", help="only tools that read")
+    new.add_argument("--function-config", help='narrow the tools, e.g. {"accounting": ["get"]}')
     return parser
 
 
@@ -84,7 +110,23 @@ def _run(args: argparse.Namespace) -> int:
 
         run(host=args.host, port=args.port)
         return 0
+    if command == "token":
+        return _new_token(args)
     settings = _settings(args)
+    if command == "http":
+        from chift_mcp.http_app import HttpOptions
+        from chift_mcp.http_app import run as run_http
+
+        options = HttpOptions.from_settings(
+            settings,
+            host=args.host,
+            port=args.port,
+            path=args.path,
+            stateless=args.stateless,
+            json_response=args.json_response,
+            auth=args.auth,
+        )
+        return run_http(settings, options, sandbox=args.sandbox)
     if command == "tools":
         return _tools(settings, args)
     from chift_mcp.app import Runtime
@@ -159,6 +201,24 @@ def _tools(settings: Any, args: argparse.Namespace) -> int:
         print(f"{tool.name:<{width}}  {tool.kind:<6}  {tool.description}")
     size = len(json.dumps([t.input_schema for t in tools], separators=(",", ":")))
     print(f"\n{len(tools)} tools ({size} bytes of input schemas)", file=sys.stderr)
+    return 0
+
+
+def _new_token(args: argparse.Namespace) -> int:
+    from chift_mcp.auth import new_token, token_entry
+
+    token = new_token()
+    entry = token_entry(
+        args.name,
+        token,
+        consumer_id=args.consumer_id,
+        read_only=args.read_only,
+        function_config=args.function_config,
+    )
+    print("Token (shown once; give it to the client as Authorization: Bearer <token>):")
+    print(token)
+    print("\nEntry for CHIFT_MCP_TOKENS_FILE (only the hash is stored):")
+    print(json.dumps(entry))
     return 0
 
 

@@ -208,10 +208,14 @@ def _siblings(op_id: str, all_ids: set[str]) -> str | None:
 def describe(op: Operation, all_ids: set[str] | None = None) -> str:
     """What the tool does and returns, in a sentence or two a model can choose by."""
     text = shorten(op.description, 130) if op.description else ""
+    if text and not text[0].isupper():
+        # "payable_type is mandatory ...": a note, not a description; lead with the summary.
+        text = f"{shorten(op.summary, 100)}. {text}"
     if not text:
         text = shorten(op.summary, 130)
         # A bare summary ("Get Catalog") needs its context to be chosen by.
-        context = " ".join(dict.fromkeys(t for t in op.tags if t.lower() not in text.lower()))
+        tags = [re.sub(r"(?<=[a-z])(?=[A-Z])", " ", t) for t in op.tags]  # "TaxCodes" -> "Tax Codes"
+        context = " ".join(dict.fromkeys(t for t in tags if t.lower() not in text.lower()))
         text = f"{text} ({context or op.domain.replace('_', ' ')})"
     hints = [h for h in (_CHOOSE.get(op.id), _siblings(op.id, all_ids or set())) if h]
     return ". ".join([text, *hints]) + "."
