@@ -97,8 +97,14 @@ class Runtime:
     extras: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
-    def open(cls, settings: Settings, *, sandbox: bool = False, transport: Any = None) -> Runtime:
-        """Build everything from ``settings``; raises ConfigError with a one-line message."""
+    def open(
+        cls, settings: Settings, *, sandbox: bool = False, transport: Any = None, upstream: Any = None
+    ) -> Runtime:
+        """Build everything from ``settings``; raises ConfigError with a one-line message.
+
+        ``upstream(settings, transport)`` builds the Chift client instead of a ChiftClient on the API
+        key (the HTTP door's pass-through auth, which needs no key).
+        """
         scope = base_scope(settings)  # validate the function config before anything slow
         tools = load_tools(settings)
         check_tool_names(settings, tools)
@@ -112,13 +118,16 @@ class Runtime:
 
             transport = httpx2.ASGITransport(app=sandbox_app)
         missing = settings.missing_credentials()
-        if missing:
+        if missing and upstream is None:
             raise ConfigError(
                 f"missing Chift credentials: set {', '.join(missing)} (or run with --sandbox to try the demo API)"
             )
         from chift_mcp.client import ChiftClient
 
-        client = ChiftClient.from_settings(settings, transport=transport)
+        if upstream is not None:
+            client = upstream(settings, transport)
+        else:
+            client = ChiftClient.from_settings(settings, transport=transport)
         registry = build_registry(settings, tools, client)
         scopes = ScopeProvider(scope, client, ttl=settings.connections_ttl)
         if settings.search:

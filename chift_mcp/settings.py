@@ -64,6 +64,29 @@ class Settings(BaseSettings):
         300.0, ge=0, description="Seconds to cache a bound consumer's connections."
     )
 
+    # The HTTP door (`chift-mcp http`).
+    mcp_token: SecretStr | None = Field(
+        None, description="HTTP: a bearer token (24+ random characters) with the server's own scope."
+    )
+    mcp_tokens_file: str | None = Field(
+        None,
+        description="HTTP: JSON list of token entries (name, token_sha256, consumer_id, function_config, read_only).",
+    )
+    http_allowed_origins: str | None = Field(
+        None,
+        description="HTTP: comma-separated browser origins allowed (http://host:* for any port); loopback is allowed on loopback binds.",
+    )
+    http_allowed_hosts: str | None = Field(
+        None,
+        description="HTTP: comma-separated Host values served (DNS rebinding protection); unchecked on non-loopback binds when unset.",
+    )
+    http_max_body: int = Field(
+        1_048_576, ge=1024, description="HTTP: largest request body in bytes (413 above)."
+    )
+    http_request_timeout: float = Field(
+        120.0, gt=0, description="HTTP: seconds a request may take before it is cut off (504)."
+    )
+
     def tool_names(self, which: Literal["tools", "exclude_tools"]) -> list[str]:
         raw = getattr(self, which) or ""
         return [name.strip() for name in raw.split(",") if name.strip()]

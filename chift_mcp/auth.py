@@ -1,0 +1,252 @@
+"""Who may use the HTTP door, and what each caller's grant narrows.
+
+Two ways to configure bearer tokens (both may be used at once):
+
+- ``CHIFT_MCP_TOKEN``: one token with the server's own scope (its grant narrows nothing);
+- ``CHIFT_MCP_TOKENS_FILE``: a JSON list of ``{"name", "token_sha256", "consumer_id"?,
+  "function_config"?, "read_only"?}``. Only SHA-256 hashes are stored; ``chift-mcp token new`` prints
+  a fresh token once and the entry to paste.
+
+:class:`TokenTable` keeps the hashes (never the tokens) and answers ``verify(token)`` with the
+caller's :class:`Grant` or None, comparing with every entry in constant time. A grant only narrows the
+server's scope (``Scope.narrowed``): a consumer, a function config, read-only.
+
+Pass-through mode (``--auth chift``) is the other door: the bearer is the caller's own Chift access
+token, forwarded upstream by :class:`PassThroughClient`. The token travels in a context variable set
+for the one HTTP request that carried it (each MCP handler runs in a task that inherits the context of
+the request that delivered its message), so nothing is shared between requests.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import hashlib
+import hmac
+import json
+import re
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from chift_mcp.client import ChiftClient
+from chift_mcp.errors import ChiftAPIError, ConfigError, UpstreamError
+from chift_mcp.toolset import parse_function_config
+
+TOKEN_PREFIX = "cmcp_"
+MIN_TOKEN_LENGTH = 24
+CONSUMER_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$")
+_HEX64 = re.compile(r"^[0-9a-f]{64}$")
+_ENTRY_KEYS = frozenset({"name", "token_sha256", "consumer_id", "function_config", "read_only"})
+
+FunctionConfig = tuple[tuple[str, frozenset[str]], ...]
+
+
+@dataclass(frozen=True)
+class Grant:
+    """What one caller may do, on top of the server's scope: it can only narrow it."""
+
+    name: str
+    consumer_id: str | None = None
+    function_config: FunctionConfig | None = None
+    read_only: bool = False
+
+    @property
+    def kinds(self) -> dict[str, frozenset[str]] | None:
+        return dict(self.function_config) if self.function_config is not None else None
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def fingerprint(token: str) -> str:
+    """A short, non-reversible name for a token (to tell callers apart in logs and sessions)."""
+    return hash_token(token)[:12]
+
+
+def new_token() -> str:
+    return TOKEN_PREFIX + secrets.token_urlsafe(32)
+
+
+def valid_consumer_id(value: str) -> bool:
+    return bool(CONSUMER_ID.match(value))
+
+
+class TokenTable:
+    """The configured tokens, as SHA-256 digests, each with its grant."""
+
+    def __init__(self, entries: list[tuple[str, Grant]]) -> None:
+        names = [grant.name for _, grant in entries]
+        duplicate = next((n for n in names if names.count(n) > 1), None)
+        if duplicate is not None:
+            raise ConfigError(f"CHIFT_MCP_TOKENS_FILE: the name {duplicate!r} is used by two tokens")
+        digests = [digest for digest, _ in entries]
+        if len(set(digests)) != len(digests):
+            raise ConfigError("CHIFT_MCP_TOKENS_FILE: two entries have the same token_sha256")
+        self._entries = [(bytes.fromhex(digest), grant) for digest, grant in entries]
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    @property
+    def grants(self) -> list[Grant]:
+        return [grant for _, grant in self._entries]
+
+    def verify(self, token: str) -> Grant | None:
+        """The grant of ``token``, or None. Every entry is compared, in constant time each."""
+        digest = hashlib.sha256(token.encode("utf-8")).digest()
+        found: Grant | None = None
+        for expected, grant in self._entries:
+            if hmac.compare_digest(digest, expected):
+                found = grant
+        return found
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> TokenTable:
+        """Tokens from ``CHIFT_MCP_TOKEN`` and ``CHIFT_MCP_TOKENS_FILE`` (either, both or none)."""
+        entries: list[tuple[str, Grant]] = []
+        secret = settings.mcp_token.get_secret_value() if settings.mcp_token else ""
+        if secret:
+            if len(secret) < MIN_TOKEN_LENGTH:
+                raise ConfigError(
+                    f"CHIFT_MCP_TOKEN is too short: use at least {MIN_TOKEN_LENGTH} random characters "
+                    "(`chift-mcp token new --name default` makes one)"
+                )
+            entries.append((hash_token(secret), Grant("default")))
+        if settings.mcp_tokens_file:
+            entries.extend(load_tokens_file(settings.mcp_tokens_file))
+        return cls(entries)
+
+
+def load_tokens_file(path: str | Path) -> list[tuple[str, Grant]]:
+    """Read and validate a tokens file; a ConfigError names the entry and the problem."""
+    where = f"CHIFT_MCP_TOKENS_FILE ({path})"
+    try:
+        data = json.loads(Path(path).expanduser().read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"{where} cannot be read: {exc.strerror}") from None
+    except ValueError as exc:
+        raise ConfigError(f"{where} is not valid JSON: {exc}") from None
+    if not isinstance(data, list):
+        raise ConfigError(f'{where} must be a JSON list of {{"name", "token_sha256", ...}} entries')
+    return [parse_entry(item, f"{where}, entry {i + 1}") for i, item in enumerate(data)]
+
+
+def parse_entry(item: Any, where: str = "token entry") -> tuple[str, Grant]:
+    if not isinstance(item, Mapping):
+        raise ConfigError(f"{where} must be a JSON object")
+    if "token" in item:
+        raise ConfigError(
+            f"{where} holds a plain token: store token_sha256 (its SHA-256 hex), never the token"
+        )
+    unknown = sorted(set(item) - _ENTRY_KEYS)
+    if unknown:
+        raise ConfigError(f"{where}: unknown key {unknown[0]!r}; keys: {', '.join(sorted(_ENTRY_KEYS))}")
+    name = item.get("name")
+    if not isinstance(name, str) or not name.strip():
+        raise ConfigError(f"{where}: name must be a non-empty string")
+    digest = item.get("token_sha256")
+    if not isinstance(digest, str) or not _HEX64.match(digest.lower()):
+        raise ConfigError(f"{where} ({name}): token_sha256 must be 64 hexadecimal characters")
+    consumer = item.get("consumer_id")
+    if consumer is not None and (not isinstance(consumer, str) or not valid_consumer_id(consumer)):
+        raise ConfigError(f"{where} ({name}): consumer_id must be a Chift consumer id")
+    read_only = item.get("read_only", False)
+    if not isinstance(read_only, bool):
+        raise ConfigError(f"{where} ({name}): read_only must be true or false")
+    config: FunctionConfig | None = None
+    raw_config = item.get("function_config")
+    if raw_config is not None:
+        if not isinstance(raw_config, Mapping):
+            raise ConfigError(f"{where} ({name}): function_config must be a JSON object")
+        try:
+            parsed = parse_function_config(raw_config)
+        except ConfigError as exc:
+            raise ConfigError(f"{where} ({name}): {exc}") from None
+        config = tuple(sorted(parsed.items()))
+    return digest.lower(), Grant(name.strip(), consumer, config, read_only)
+
+
+def token_entry(
+    name: str,
+    token: str,
+    *,
+    consumer_id: str | None = None,
+    read_only: bool = False,
+    function_config: str | None = None,
+) -> dict[str, Any]:
+    """The tokens-file entry for ``token`` (validated the way the server will read it)."""
+    entry: dict[str, Any] = {"name": name, "token_sha256": hash_token(token)}
+    if consumer_id:
+        entry["consumer_id"] = consumer_id
+    if function_config:
+        try:
+            entry["function_config"] = json.loads(function_config)
+        except ValueError as exc:
+            raise ConfigError(f"--function-config is not valid JSON: {exc}") from None
+    if read_only:
+        entry["read_only"] = True
+    parse_entry(entry, "the new entry")
+    return entry
+
+
+# --------------------------------------------------------------------------- pass-through
+
+CALLER_TOKEN: contextvars.ContextVar[str | None] = contextvars.ContextVar("chift_caller_token", default=None)
+
+
+class PassThroughClient(ChiftClient):
+    """A Chift client that sends the calling request's own Chift access token (``--auth chift``).
+
+    It never fetches a token: ``get_token`` reads :data:`CALLER_TOKEN`, set by the HTTP door for the
+    request being served. A 401 from Chift means the caller's token is expired or wrong.
+    """
+
+    def __init__(self, *, base_url: str, **kw: Any) -> None:
+        super().__init__(base_url=base_url, client_id="", client_secret="", account_id="", **kw)
+
+    @classmethod
+    def from_settings(cls, settings: Any, **kw: Any) -> PassThroughClient:
+        args: dict[str, Any] = {
+            "base_url": settings.url_base,
+            "timeout": settings.timeout,
+            "connect_timeout": settings.connect_timeout,
+            "max_retries": settings.max_retries,
+            "retry_budget": settings.retry_budget,
+        }
+        args.update(kw)
+        return cls(**args)
+
+    async def get_token(self) -> str:
+        token = CALLER_TOKEN.get()
+        if not token:
+            raise UpstreamError(
+                "No Chift access token came with this request.",
+                hint="Send your Chift access token as Authorization: Bearer <token>.",
+                retryable=False,
+            )
+        return token
+
+    def _drop_token(self, token: str) -> None:
+        """Nothing cached to drop: the caller's token is the only one."""
+
+    def _scrub(self, value: Any) -> Any:
+        token = CALLER_TOKEN.get()
+        value = super()._scrub(value)
+        if token and len(token) >= 4:
+            from chift_mcp.client import _replace_all
+
+            value = _replace_all(value, [token])
+        return value
+
+    def _error(self, resp: Any, method: str, path: str, rid: str | None, state: Any) -> ChiftAPIError:
+        error = super()._error(resp, method, path, rid, state)
+        if error.status == 401 and error.error_code != "ERROR_CONNECTOR_AUTHENTICATION":
+            error.hint = (
+                "Chift rejected the access token sent with this request (expired or not valid for this "
+                "account): get a new one from POST /token (or /mcp-token) and reconnect with it. "
+                "Retrying with the same token will not help."
+            )
+        return error

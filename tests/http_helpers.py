@@ -1,0 +1,139 @@
+"""Helpers for the HTTP door's tests: serve an app on a loopback port in-process (uvicorn in the
+test's event loop), build the door over the in-process sandbox, and connect the MCP SDK's client
+with headers."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from pathlib import Path
+from typing import Any
+
+import anyio
+import httpx2
+import uvicorn
+from mcp.client import Client
+from mcp.client.streamable_http import streamable_http_client
+from mcp.shared._httpx_utils import create_mcp_http_client
+
+from chift_mcp.app import Runtime
+from chift_mcp.auth import TokenTable, hash_token
+from chift_mcp.http_app import HttpDoor, HttpOptions, build_app
+from chift_mcp.settings import Settings
+
+DEMO = "11111111-1111-4111-8111-111111111111"
+ACCOUNTING_ONLY = "22222222-2222-4222-8222-222222222222"
+TIMEOUT = 30
+
+
+def bound_socket() -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    return sock
+
+
+@asynccontextmanager
+async def serving(app: Any) -> AsyncIterator[str]:
+    """Serve ``app`` on a loopback port in this event loop; yields its base URL."""
+    sock = bound_socket()
+    port = sock.getsockname()[1]
+    config = uvicorn.Config(app, log_level="warning", lifespan="on", access_log=False)
+    server = uvicorn.Server(config)
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(server.serve, [sock])
+        with anyio.fail_after(TIMEOUT):
+            while not server.started:
+                await anyio.sleep(0.01)
+        try:
+            yield f"http://127.0.0.1:{port}"
+        finally:
+            server.should_exit = True
+    sock.close()
+
+
+def door(
+    *,
+    tokens: dict[str, dict[str, Any]] | None = None,
+    settings: dict[str, Any] | None = None,
+    sandbox: bool = True,
+    upstream: Any = None,
+    runtime: Runtime | None = None,
+    **options: Any,
+) -> HttpDoor:
+    """The HTTP door over a fresh runtime on the in-process sandbox (or ``runtime``). ``tokens`` maps a
+    token to its entry (name, consumer_id, function_config, read_only), hashed as in a tokens file."""
+    from chift_mcp.auth import parse_entry
+
+    config = Settings(**(settings or {}))
+    if runtime is None:
+        runtime = Runtime.open(config, sandbox=sandbox, upstream=upstream)
+    table = None
+    if tokens is not None:
+        table = TokenTable(
+            [parse_entry({**entry, "token_sha256": hash_token(token)}) for token, entry in tokens.items()]
+        )
+    return build_app(runtime, HttpOptions.from_settings(config, **options), table, sandbox=sandbox)
+
+
+@asynccontextmanager
+async def mcp_client(
+    url: str, token: str | None = None, *, headers: dict[str, str] | None = None, mode: str = "legacy"
+) -> AsyncIterator[Client]:
+    """The SDK's client on ``url`` (the MCP endpoint) with a bearer token and extra headers."""
+    all_headers = dict(headers or {})
+    if token is not None:
+        all_headers["Authorization"] = f"Bearer {token}"
+    async with (
+        create_mcp_http_client(headers=all_headers) as http,
+        Client(streamable_http_client(url, http_client=http), mode=mode) as client,  # type: ignore[arg-type]
+    ):
+        yield client
+
+
+def payload(result: Any) -> Any:
+    return json.loads(result.content[0].text)
+
+
+@contextmanager
+def http_server_process(
+    env: dict[str, str], *args: str, cwd: str | Path | None = None
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """``chift-mcp [args] http --port P`` in a subprocess; yields its base URL once /healthz answers."""
+    sock = bound_socket()
+    port = sock.getsockname()[1]
+    sock.close()
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("CHIFT_")}
+    full_env.update(env)
+    argv = [sys.executable, "-m", "chift_mcp", *args, "--port", str(port)]
+    proc = subprocess.Popen(argv, env=full_env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=cwd)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + TIMEOUT
+        while True:
+            if proc.poll() is not None:
+                err = proc.stderr.read().decode() if proc.stderr else ""
+                raise RuntimeError(f"chift-mcp http exited {proc.returncode}: {err[-2000:]}")
+            try:
+                if httpx2.get(f"{url}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx2.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                raise TimeoutError("chift-mcp http did not answer /healthz")
+            time.sleep(0.05)
+        yield url, proc
+    finally:
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
