@@ -24,6 +24,8 @@ import ipaddress
 import json
 import logging
 import re
+import signal
+import threading
 import time
 import uuid
 from collections import OrderedDict
@@ -244,6 +246,58 @@ class RecordOutcome:
 # --------------------------------------------------------------------------- the door
 
 
+class Drain:
+    """Graceful shutdown: on SIGTERM, refuse new MCP requests (503) and let the ones in flight finish
+    (up to ``timeout``) before uvicorn's own shutdown, which closes every SSE stream at once."""
+
+    def __init__(self, timeout: float) -> None:
+        self.timeout = timeout
+        self.draining = False
+        self.in_flight = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    def enter(self) -> None:
+        self.in_flight += 1
+        self._idle.clear()
+
+    def exit(self) -> None:
+        self.in_flight -= 1
+        if self.in_flight == 0:
+            self._idle.set()
+
+    async def wait_idle(self) -> None:
+        try:
+            await asyncio.wait_for(self._idle.wait(), timeout=self.timeout)
+        except TimeoutError:
+            logger.warning(
+                "%d request(s) still in flight after %.0f s; stopping anyway", self.in_flight, self.timeout
+            )
+
+    def install(self) -> None:
+        """Put a drain in front of the SIGTERM handler in place (uvicorn's, while it serves)."""
+        if threading.current_thread() is not threading.main_thread():
+            return
+        loop = asyncio.get_running_loop()
+        previous = signal.getsignal(signal.SIGTERM)
+        if not callable(previous):
+            return
+
+        async def drain_then_stop(signum: int) -> None:
+            logger.info("SIGTERM: draining %d request(s) in flight", self.in_flight)
+            await self.wait_idle()
+            previous(signum, None)
+
+        def on_sigterm(signum: int, frame: Any) -> None:
+            if self.draining:  # a second SIGTERM: stop now
+                previous(signum, frame)
+                return
+            self.draining = True
+            loop.call_soon_threadsafe(lambda: loop.create_task(drain_then_stop(signum)))
+
+        signal.signal(signal.SIGTERM, on_sigterm)
+
+
 class McpDoor:
     """Pure ASGI: Host/Origin checks, bearer auth, consumer header and a time limit, then MCP."""
 
@@ -254,11 +308,13 @@ class McpDoor:
         options: HttpOptions,
         tokens: TokenTable | None,
         server_consumer: str | None,
+        drain: Drain | None = None,
     ) -> None:
         self.app = app
         self.options = options
         self.tokens = tokens
         self.server_consumer = server_consumer
+        self.drain = drain or Drain(options.shutdown_timeout)
         self.anonymous = Grant("anonymous")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -268,6 +324,8 @@ class McpDoor:
         headers = _headers(scope)
         record = scope.get(LOG_KEY)
         refusal = self._check_origin(headers)
+        if refusal is None and self.drain.draining and scope.get("method") != "DELETE":
+            refusal = _refuse(503, "shutting_down", "this server is shutting down: retry on another one")
         if refusal is None:
             refusal = self._authenticate(scope, headers)
         if refusal is not None:
@@ -336,6 +394,13 @@ class McpDoor:
         if scope.get("method") == "GET":  # the standalone SSE stream is long-lived by design
             await self.app(scope, receive, send)
             return
+        self.drain.enter()
+        try:
+            await self._call_within_time(scope, receive, send)
+        finally:
+            self.drain.exit()
+
+    async def _call_within_time(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = False
 
         async def watch(message: Message) -> None:
@@ -498,6 +563,7 @@ def build_app(
     tokens: TokenTable | None,
     *,
     sandbox: bool = False,
+    drain_on_sigterm: bool = False,
 ) -> HttpDoor:
     """The Starlette app of the HTTP door over ``runtime`` (see the module docstring)."""
     from mcp.server.streamable_http_manager import StreamableHTTPASGIApp, StreamableHTTPSessionManager
@@ -525,8 +591,10 @@ def build_app(
         security_settings=TransportSecuritySettings(enable_dns_rebinding_protection=False),
         max_request_body_size=options.max_body,
     )
+    drain = Drain(options.shutdown_timeout)
     door = McpDoor(
         StreamableHTTPASGIApp(manager),
+        drain=drain,
         options=options,
         tokens=tokens,
         server_consumer=runtime.scopes.base.consumer_id,
@@ -537,12 +605,14 @@ def build_app(
         return JSONResponse({"status": "ok"})
 
     async def readyz(request: Request) -> Response:
-        ready, why = await readiness.check()
+        ready, why = (False, "shutting down") if drain.draining else await readiness.check()
         return JSONResponse({"ready": ready, "detail": why}, status_code=200 if ready else 503)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         async with manager.run():
+            if drain_on_sigterm:
+                drain.install()
             logger.info(
                 "serving MCP on http://%s:%d%s (%s, auth: %s%s)",
                 options.host,
@@ -612,7 +682,7 @@ def run(settings: Settings, options: HttpOptions, *, sandbox: bool = False) -> i
     tokens = TokenTable.from_settings(settings) if options.auth == "tokens" else None
     check_auth(options, tokens)
     runtime = open_runtime(settings, sandbox=sandbox, auth=options.auth)
-    door = build_app(runtime, options, tokens, sandbox=sandbox)
+    door = build_app(runtime, options, tokens, sandbox=sandbox, drain_on_sigterm=True)
     config = log_config()
     config["loggers"]["chift_mcp.http"] = {"handlers": ["default"], "level": "INFO", "propagate": False}
     server = uvicorn.Server(

@@ -101,39 +101,61 @@ def payload(result: Any) -> Any:
     return json.loads(result.content[0].text)
 
 
-@contextmanager
-def http_server_process(
-    env: dict[str, str], *args: str, cwd: str | Path | None = None
-) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    """``chift-mcp [args] http --port P`` in a subprocess; yields its base URL once /healthz answers."""
-    sock = bound_socket()
-    port = sock.getsockname()[1]
-    sock.close()
-    full_env = {k: v for k, v in os.environ.items() if not k.startswith("CHIFT_")}
-    full_env.update(env)
-    argv = [sys.executable, "-m", "chift_mcp", *args, "--port", str(port)]
-    proc = subprocess.Popen(argv, env=full_env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=cwd)
-    url = f"http://127.0.0.1:{port}"
-    try:
+class HttpServerProcess:
+    """``chift-mcp [args] http --port P`` in a subprocess, stderr in a file (its request log)."""
+
+    def __init__(self, env: dict[str, str], *args: str, log_dir: Path) -> None:
+        sock = bound_socket()
+        self.port = sock.getsockname()[1]
+        sock.close()
+        full_env = {k: v for k, v in os.environ.items() if not k.startswith("CHIFT_")}
+        full_env.update(env)
+        self.log_path = log_dir / f"http-{self.port}.log"
+        self._log = self.log_path.open("wb")
+        argv = [sys.executable, "-m", "chift_mcp", *args, "--port", str(self.port)]
+        self.proc = subprocess.Popen(argv, env=full_env, stdout=subprocess.DEVNULL, stderr=self._log)
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    def wait_ready(self) -> None:
         deadline = time.monotonic() + TIMEOUT
         while True:
-            if proc.poll() is not None:
-                err = proc.stderr.read().decode() if proc.stderr else ""
-                raise RuntimeError(f"chift-mcp http exited {proc.returncode}: {err[-2000:]}")
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"chift-mcp http exited {self.proc.returncode}: {self.log()[-2000:]}")
             try:
-                if httpx2.get(f"{url}/healthz", timeout=1).status_code == 200:
-                    break
+                if httpx2.get(f"{self.url}/healthz", timeout=1).status_code == 200:
+                    return
             except httpx2.TransportError:
                 pass
             if time.monotonic() > deadline:
                 raise TimeoutError("chift-mcp http did not answer /healthz")
             time.sleep(0.05)
-        yield url, proc
-    finally:
-        if proc.poll() is None:
-            proc.terminate()
+
+    def log(self) -> str:
+        self._log.flush()
+        return self.log_path.read_text(encoding="utf-8", errors="replace")
+
+    def stop(self) -> int:
+        if self.proc.poll() is None:
+            self.proc.terminate()
             try:
-                proc.wait(timeout=15)
+                self.proc.wait(timeout=15)
             except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+                self.proc.kill()
+                self.proc.wait()
+        self._log.close()
+        return int(self.proc.returncode)
+
+
+@contextmanager
+def http_servers(
+    env: dict[str, str], *args: str, count: int = 1, log_dir: Path
+) -> Iterator[list[HttpServerProcess]]:
+    """``count`` server processes started together; yields them once all answer /healthz."""
+    servers = [HttpServerProcess(env, *args, log_dir=log_dir) for _ in range(count)]
+    try:
+        for server in servers:
+            server.wait_ready()
+        yield servers
+    finally:
+        for server in servers:
+            server.stop()

@@ -360,7 +360,9 @@ async def test_one_log_line_per_request_with_id_tool_status_and_no_secret(
 
 async def test_slow_requests_are_cut_off_with_504() -> None:
     d = door(tokens=TOKENS, json_response=True, settings={"http_request_timeout": 0.5})
-    d.runtime.sandbox_app.state.sandbox.faults.add(match="accounting_get_clients", kind="latency", latency=1.5)
+    d.runtime.sandbox_app.state.sandbox.faults.add(
+        match="accounting_get_clients", kind="latency", latency=1.5
+    )
     with anyio.fail_after(TIMEOUT):
         async with serving(d.app) as base, httpx2.AsyncClient(timeout=TIMEOUT) as http:
             auth = {**MCP_HEADERS, "Authorization": f"Bearer {ADMIN}"}
