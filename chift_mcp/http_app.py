@@ -624,6 +624,11 @@ def build_app(
             )
             if tokens is not None and options.auth == "tokens":
                 logger.info("tokens: %s", tokens_summary(tokens))
+            if options.allowed_hosts is None:
+                logger.warning(
+                    "the Host header is not checked: set CHIFT_HTTP_ALLOWED_HOSTS to the names this "
+                    "server is reached by (DNS rebinding protection)"
+                )
             try:
                 yield
             finally:
