@@ -1,0 +1,5 @@
+import sys
+
+from search_index.cli import main
+
+sys.exit(main())

@@ -1,0 +1,125 @@
+"""The index on disk (or in an object store): two LanceDB tables under one URI.
+
+``chunks``: one row per chunk — ``id``, ``page``, ``ordinal``, ``title``, ``url``, ``path`` (the
+page's path under docs.chift.eu, for section filters), ``section`` (heading path below the title),
+``text`` (what results show), ``search_text`` (heading path + text: what BM25 and the embedder
+saw) and ``vector``; a native full-text (BM25) index covers ``search_text``.
+
+``meta``: one row holding the build record as JSON — format, model name and fingerprint, source and
+its content hash, chunking parameters, counts, build time. A query checks it before anything else.
+
+The URI is a directory or anything LanceDB connects to (``s3://bucket/prefix``, ``gs://…``,
+``az://…``), so many replicas can read one index.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from search_index.corpus import Chunk
+
+if TYPE_CHECKING:
+    import numpy as np
+
+logger = logging.getLogger("search_index.store")
+
+FORMAT = 1
+CHUNKS = "chunks"
+META = "meta"
+FTS_COLUMN = "search_text"
+
+
+class IndexMissing(LookupError):
+    """No index (or no complete one) at this URI."""
+
+
+def normalize_uri(uri: str | Path) -> str:
+    text = str(uri)
+    if "://" in text:
+        return text
+    return str(Path(text).expanduser().resolve())
+
+
+def connect(uri: str | Path) -> Any:
+    # LanceDB's Rust core logs routine warnings ("No existing dataset ... will be created") to
+    # stderr; keep only errors unless the user asked for more.
+    os.environ.setdefault("LANCEDB_LOG", "error")
+    import lancedb  # heavy: first use only
+
+    return lancedb.connect(normalize_uri(uri))
+
+
+def read_meta(db: Any) -> dict[str, Any] | None:
+    """The build record, or None when there is no complete index."""
+    try:
+        table = db.open_table(META)
+    except (ValueError, FileNotFoundError, OSError):
+        return None
+    rows = table.to_arrow().column("json").to_pylist()
+    if not rows:
+        return None
+    meta = json.loads(rows[0])
+    return meta if isinstance(meta, dict) and meta.get("format") == FORMAT else None
+
+
+def write(db: Any, chunks: Sequence[Chunk], vectors: np.ndarray, meta: dict[str, Any]) -> None:
+    """Replace the index with ``chunks`` and their ``vectors``; the build record is written last,
+    so a reader never sees a record describing a half-written table."""
+    import pyarrow as pa
+
+    dim = int(vectors.shape[1])
+    schema = pa.schema(
+        [
+            pa.field("id", pa.int32()),
+            pa.field("page", pa.int32()),
+            pa.field("ordinal", pa.int32()),
+            pa.field("title", pa.string()),
+            pa.field("url", pa.string()),
+            pa.field("path", pa.string()),
+            pa.field("section", pa.string()),
+            pa.field("text", pa.string()),
+            pa.field(FTS_COLUMN, pa.string()),
+            pa.field("vector", pa.list_(pa.float32(), dim)),
+        ]
+    )
+    flat = pa.array(vectors.astype("float32", copy=False).reshape(-1))
+    data = pa.table(
+        [
+            pa.array(range(len(chunks)), pa.int32()),
+            pa.array([c.page for c in chunks], pa.int32()),
+            pa.array([c.ordinal for c in chunks], pa.int32()),
+            pa.array([c.title for c in chunks]),
+            pa.array([c.url for c in chunks]),
+            pa.array([c.path for c in chunks]),
+            pa.array([c.section for c in chunks]),
+            pa.array([c.text for c in chunks]),
+            pa.array([c.embedding_text() for c in chunks]),
+            pa.FixedSizeListArray.from_arrays(flat, dim),
+        ],
+        schema=schema,
+    )
+    _drop(db, META)
+    _drop(db, CHUNKS)
+    table = db.create_table(CHUNKS, data=data)
+    from lancedb.index import FTS
+
+    table.create_index(FTS_COLUMN, config=FTS(language="English", stem=True, remove_stop_words=True))
+    db.create_table(META, data=pa.table({"json": pa.array([json.dumps({**meta, "format": FORMAT})])}))
+
+
+def _drop(db: Any, name: str) -> None:
+    with contextlib.suppress(ValueError, FileNotFoundError, OSError):
+        db.drop_table(name)
+
+
+def open_chunks(db: Any) -> Any:
+    try:
+        return db.open_table(CHUNKS)
+    except (ValueError, FileNotFoundError, OSError) as exc:
+        raise IndexMissing(str(exc)) from None

@@ -1,0 +1,298 @@
+"""search_index on a tiny corpus with a deterministic fake embedder: parsing, chunking, building,
+skipping, hybrid ranking, grouping, filters, model checks and the command line."""
+
+from __future__ import annotations
+
+import io
+import itertools
+import json
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("lancedb")
+
+from search_index import HashEmbedder, IndexMissing, ModelMismatch, SearchIndex, build_index
+from search_index import cli as index_cli
+from search_index.corpus import chunk_corpus, chunk_page, parse_pages, sections
+from search_index.search import BadSection, section_filter
+
+CORPUS = (
+    """\
+# Rate limits
+Source: https://docs.chift.eu/developer-guides/rate-limits
+There are no rate limits on requests sent to Chift.
+## Connector limits
+Connectors may throttle requests; Chift retries with exponential backoff.
+# Idempotency
+Source: https://docs.chift.eu/developer-guides/advanced/idempotency
+Send the X-Chift-Client-RequestId header on POST so a retried request is processed once.
+### What can you expect?
+A replay answers 409 REQUEST_ALREADY_PROCESSED.
+```python
+# this is a comment, not a heading
+requests.post(url, headers={"X-Chift-Client-RequestId": "123"})
+```
+# Zelty
+Source: https://docs.chift.eu/connectors/pos/zelty
+Zelty is a point of sale for restaurants.
+## Configure Zelty
+Ask the restaurant for an API key in the Zelty back office.
+# Get vat codes
+Source: https://docs.chift.eu/api-reference/endpoints/accounting/get-vat-codes
+get /consumers/{consumer_id}/accounting/vat-codes
+Returns the VAT codes of the accounting software.
+# Long page
+Source: https://docs.chift.eu/developer-guides/long
+"""
+    + "\n".join(f"Paragraph {i} talks about journals and ledger accounts at length." for i in range(60))
+    + "\n"
+)
+
+
+@pytest.fixture
+def corpus_file(tmp_path: Path) -> Path:
+    path = tmp_path / "llms-full.txt"
+    path.write_text(CORPUS, encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def embedder() -> HashEmbedder:
+    return HashEmbedder()
+
+
+@pytest.fixture
+def index(corpus_file: Path, tmp_path: Path, embedder: HashEmbedder) -> SearchIndex:
+    build_index(corpus_file, tmp_path / "index", embedder=embedder, chunk_size=300, chunk_overlap=60)
+    return SearchIndex.open(tmp_path / "index", embedder=embedder)
+
+
+# ----------------------------------------------------------------------------- corpus
+
+
+def test_pages_have_title_url_and_path() -> None:
+    pages = parse_pages(CORPUS)
+    assert [p.title for p in pages] == ["Rate limits", "Idempotency", "Zelty", "Get vat codes", "Long page"]
+    assert pages[2].url == "https://docs.chift.eu/connectors/pos/zelty"
+    assert pages[2].path == "connectors/pos/zelty"
+
+
+def test_sections_keep_the_heading_path_and_ignore_comments_in_code() -> None:
+    idempotency = parse_pages(CORPUS)[1]
+    names = [name for name, _ in sections(idempotency)]
+    assert names == ["", "What can you expect?"]  # "# this is a comment" is inside a fence
+    chunk = chunk_page(idempotency, 1)[0]
+    assert chunk.heading.startswith("Idempotency")
+
+
+def test_chunks_respect_size_and_overlap() -> None:
+    long_page = parse_pages(CORPUS)[4]
+    chunks = chunk_page(long_page, 4, size=300, overlap=60)
+    assert len(chunks) > 5
+    assert all(len(c.text) <= 300 for c in chunks)
+    for before, after in itertools.pairwise(chunks):
+        # the end of a chunk (here the last words of its last line) starts the next one
+        carried = after.text.splitlines()[0]
+        assert before.text.endswith(carried) and 0 < len(carried) <= 60
+    whole_lines = chunk_page(long_page, 4, size=300, overlap=130)
+    for before, after in itertools.pairwise(whole_lines):
+        assert before.text.splitlines()[-2:] == after.text.splitlines()[:2]
+
+
+def test_small_sections_share_a_chunk() -> None:
+    chunks = chunk_corpus(parse_pages(CORPUS)[:1], size=1000, overlap=100)
+    assert len(chunks) == 1
+    assert "Connector limits" in chunks[0].text
+
+
+def test_chunking_rejects_overlap_as_large_as_size() -> None:
+    with pytest.raises(ValueError):
+        chunk_page(parse_pages(CORPUS)[0], 0, size=100, overlap=100)
+
+
+# ----------------------------------------------------------------------------- build
+
+
+def test_build_records_model_source_and_counts(
+    corpus_file: Path, tmp_path: Path, embedder: HashEmbedder
+) -> None:
+    result = build_index(corpus_file, tmp_path / "i", embedder=embedder)
+    assert not result.skipped
+    assert result.pages == 5
+    assert result.meta["model"] == embedder.name
+    assert result.meta["source"] == str(corpus_file)
+    assert len(result.meta["source_hash"]) == 64
+
+
+def test_build_is_skipped_when_the_source_is_unchanged(
+    corpus_file: Path, tmp_path: Path, embedder: HashEmbedder
+) -> None:
+    build_index(corpus_file, tmp_path / "i", embedder=embedder)
+    assert build_index(corpus_file, tmp_path / "i", embedder=embedder).skipped
+    assert not build_index(corpus_file, tmp_path / "i", embedder=embedder, force=True).skipped
+    corpus_file.write_text(
+        CORPUS + "# New page\nSource: https://docs.chift.eu/new\nNew text.\n", encoding="utf-8"
+    )
+    rebuilt = build_index(corpus_file, tmp_path / "i", embedder=embedder)
+    assert not rebuilt.skipped and rebuilt.pages == 6
+
+
+def test_build_reports_progress(corpus_file: Path, tmp_path: Path, embedder: HashEmbedder) -> None:
+    seen: list[tuple[str, int, int]] = []
+    build_index(corpus_file, tmp_path / "i", embedder=embedder, progress=lambda *a: seen.append(a))
+    stages = [s for s, _, _ in seen]
+    assert stages[0] == "read" and stages[-1] == "write" and "embed" in stages
+    embeds = [(d, t) for s, d, t in seen if s == "embed"]
+    assert embeds[-1][0] == embeds[-1][1] > 0
+
+
+def test_a_source_without_pages_is_refused(tmp_path: Path, embedder: HashEmbedder) -> None:
+    empty = tmp_path / "empty.txt"
+    empty.write_text("just text\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="no pages"):
+        build_index(empty, tmp_path / "i", embedder=embedder)
+
+
+# ----------------------------------------------------------------------------- search
+
+
+def test_hybrid_search_finds_the_page_that_answers(index: SearchIndex) -> None:
+    hits = index.search("retry a POST without processing it twice: request id header", k=3)
+    assert hits[0].url == "https://docs.chift.eu/developer-guides/advanced/idempotency"
+    assert hits[0].title == "Idempotency"
+    assert 0 < hits[0].score <= 1
+
+
+def test_bm25_alone_matches_exact_terms(index: SearchIndex) -> None:
+    hits = index.search("REQUEST_ALREADY_PROCESSED", k=3, mode="bm25")
+    assert hits and hits[0].title == "Idempotency"
+    assert hits[0].section == "What can you expect?" or "REQUEST_ALREADY_PROCESSED" in hits[0].text
+
+
+def test_one_page_does_not_fill_the_results(index: SearchIndex) -> None:
+    hits = index.search("journals and ledger accounts paragraph", k=5)
+    urls = [h.url for h in hits]
+    assert len(urls) == len(set(urls))
+    assert urls[0] == "https://docs.chift.eu/developer-guides/long"
+    assert len(hits) == 5  # other pages fill the remaining places
+
+
+def test_section_filter_narrows_to_a_docs_path(index: SearchIndex) -> None:
+    hits = index.search("api key", k=5, section="connectors/pos")
+    assert hits and all(h.url.startswith("https://docs.chift.eu/connectors/pos/") for h in hits)
+    assert index.search("vat codes", k=5, section="api-reference")[0].title == "Get vat codes"
+    assert (
+        index.search("vat codes", k=5, section="https://docs.chift.eu/api-reference/")[0].title
+        == "Get vat codes"
+    )
+    assert index.search("vat codes", k=5, section="connectors/pms") == []
+
+
+@pytest.mark.parametrize("bad", ["x' OR 1=1 --", "a b", "../etc"])
+def test_section_filter_refuses_anything_but_a_path(bad: str) -> None:
+    with pytest.raises(BadSection):
+        section_filter(bad)
+
+
+def test_queries_with_only_punctuation_fall_back_to_vectors(index: SearchIndex) -> None:
+    assert index.text_ids("?!", 5) == []
+    assert len(index.search("?!", k=2)) == 2
+
+
+def test_opening_a_missing_index_says_how_to_build_it(tmp_path: Path, embedder: HashEmbedder) -> None:
+    with pytest.raises(IndexMissing, match="build"):
+        SearchIndex.open(tmp_path / "nothing", embedder=embedder)
+
+
+def test_a_different_model_is_refused(index: SearchIndex, tmp_path: Path) -> None:
+    with pytest.raises(ModelMismatch, match="test/hash-embedder"):
+        SearchIndex.open(tmp_path / "index", embedder=_Shifted())
+    with pytest.raises(ModelMismatch):
+        SearchIndex.open(tmp_path / "index", embedder=HashEmbedder(dim=32))
+    # the same model under another name (a local copy) is accepted: the fingerprint decides
+    assert len(SearchIndex.open(tmp_path / "index", embedder=HashEmbedder(name="/models/copy"))) == len(index)
+
+
+class _Shifted(HashEmbedder):
+    """Same dimension, different vectors: another model."""
+
+    def __init__(self) -> None:
+        super().__init__(name="other/model")
+
+    def _vector(self, text: str):  # type: ignore[no-untyped-def]
+        return super()._vector(text + " shifted words change every vector")
+
+
+# ----------------------------------------------------------------------------- command line
+
+
+@pytest.fixture
+def fake_model(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The CLI builds its embedder from a model name: hand it the fake one."""
+    import search_index.build
+    import search_index.search
+
+    monkeypatch.setattr(search_index.build, "make_embedder", lambda name=None: HashEmbedder())
+    monkeypatch.setattr(search_index.search, "make_embedder", lambda name=None: HashEmbedder())
+
+
+@pytest.mark.usefixtures("fake_model")
+def test_cli_build_then_skip(corpus_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    uri = str(tmp_path / "cli-index")
+    assert index_cli.main(["build", "--source", str(corpus_file), "--index", uri]) == 0
+    err = capsys.readouterr().err
+    assert "built" in err and "embedding" in err  # the progress bar is on stderr
+    assert index_cli.main(["build", "--source", str(corpus_file), "--index", uri, "--no-progress"]) == 0
+    captured = capsys.readouterr()
+    assert "up to date" in captured.err and captured.out == ""
+
+
+@pytest.mark.usefixtures("fake_model")
+def test_cli_query_prints_readable_results(
+    corpus_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    uri = str(tmp_path / "cli-index")
+    index_cli.main(["build", "--source", str(corpus_file), "--index", uri, "--no-progress"])
+    capsys.readouterr()
+    assert index_cli.main(["query", "--index", uri, "--k", "2", "Zelty restaurant api key"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("1. Zelty")
+    assert "https://docs.chift.eu/connectors/pos/zelty" in out
+
+
+@pytest.mark.usefixtures("fake_model")
+def test_cli_jsonl_answers_one_line_per_query(
+    corpus_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    uri = str(tmp_path / "cli-index")
+    index_cli.main(["build", "--source", str(corpus_file), "--index", uri, "--no-progress"])
+    capsys.readouterr()
+    lines = [
+        json.dumps({"query": "VAT codes of the accounting software"}),
+        "",
+        json.dumps({"query": "Zelty", "section": "connectors"}),
+        "not json",
+    ]
+    monkeypatch.setattr("sys.stdin", io.StringIO("\n".join(lines) + "\n"))
+    assert index_cli.main(["query", "--index", uri, "--k", "2", "--jsonl"]) == 1  # one bad line
+    answers = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert len(answers) == 3
+    assert answers[0]["query"] == "VAT codes of the accounting software"
+    first = answers[0]["results"][0]
+    assert set(first) == {"url", "title", "section", "score", "text"}
+    assert first["url"] == "https://docs.chift.eu/api-reference/endpoints/accounting/get-vat-codes"
+    assert all(r["url"].startswith("https://docs.chift.eu/connectors/") for r in answers[1]["results"])
+    assert answers[2]["line"] == 4 and "error" in answers[2]
+
+
+def test_cli_query_on_a_missing_index_fails_with_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert index_cli.main(["query", "--index", str(tmp_path / "none"), "anything"]) == 1
+    assert "no search index" in capsys.readouterr().err
+
+
+def test_cli_query_checks_its_arguments(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert index_cli.main(["query", "--index", str(tmp_path), "--k", "0", "q"]) == 2
+    assert index_cli.main(["query", "--index", str(tmp_path)]) == 2
