@@ -130,9 +130,18 @@ class Runtime:
             client = ChiftClient.from_settings(settings, transport=transport)
         registry = build_registry(settings, tools, client)
         scopes = ScopeProvider(scope, client, ttl=settings.connections_ttl)
+        extras: dict[str, Any] = {}
         if settings.search:
-            logger.warning("CHIFT_SEARCH=true: the search_chift tool is not available in this build yet")
-        return cls(settings, tools, registry, scopes, client, sandbox_app)
+            from chift_mcp.search_tool import search_service, search_tool  # no search stack imported
+
+            extras["search"] = search_service(settings)
+            registry.add(search_tool(extras["search"]))
+        return cls(settings, tools, registry, scopes, client, sandbox_app, extras)
+
+    def start(self) -> None:
+        """Begin background work once a door serves: open (or build) the docs index in a thread."""
+        if "search" in self.extras:
+            self.extras["search"].start()
 
     def server(self) -> Any:
         from chift_mcp.server import build_server

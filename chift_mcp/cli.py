@@ -7,6 +7,7 @@
     chift-mcp call NAME --args JSON                      call one tool and print its result
     chift-mcp http [--host H] [--port P] [--stateless]   serve MCP over streamable HTTP (bearer tokens)
     chift-mcp token new --name NAME [...]                make a bearer token for the HTTP door
+    chift-mcp index build|query|info [...]               the local docs search index (python -m search_index)
 
 Settings are read once here (environment ``CHIFT_*`` and ``.env``) and passed down. stdout carries
 only protocol messages in stdio mode (or the requested output for ``tools``/``call``); logs go to
@@ -60,6 +61,10 @@ def _parser() -> argparse.ArgumentParser:
         help="tokens: CHIFT_MCP_TOKEN(S_FILE) (default); chift: forward the caller's Chift access token; "
         "none: no auth (loopback only)",
     )
+    index = sub.add_parser(
+        "index", help="build or query the local docs search index (see `chift-mcp index -h`)", add_help=False
+    )
+    index.add_argument("index_args", nargs=argparse.REMAINDER)
     token = sub.add_parser("token", help="bearer tokens for the HTTP door")
     token_sub = token.add_subparsers(dest="token_command", required=True)
     new = token_sub.add_parser(
@@ -73,7 +78,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    args = _parse(sys.argv[1:] if argv is None else argv)
     level = logging.WARNING - 10 * min(args.verbose, 2)
     logging.basicConfig(
         stream=sys.stderr, level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -105,6 +110,8 @@ def _settings(args: argparse.Namespace) -> Any:
 
 def _run(args: argparse.Namespace) -> int:
     command = args.command or "stdio"
+    if command == "index":
+        return _index(args)
     if command == "sandbox":
         from chift_mcp.sandbox import run
 
@@ -140,10 +147,36 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _parse(argv: list[str]) -> argparse.Namespace:
+    """Parse ``argv``; everything after ``index`` (options included, -h too) goes to search_index."""
+    if "index" in argv:
+        at = argv.index("index")
+        head = _parser().parse_args([*argv[:at], "index"])
+        if head.command == "index":
+            head.index_args = argv[at + 1 :]
+            return head
+    return _parser().parse_args(argv)
+
+
+def _index(args: argparse.Namespace) -> int:
+    """Delegate to search_index's command line, with CHIFT_SEARCH_* settings (and .env) as defaults."""
+    from search_index.cli import main as index_main
+
+    settings = _settings(args)
+    return index_main(
+        args.index_args,
+        prog="chift-mcp index",
+        index=settings.search_index,
+        source=settings.search_source,
+        model=settings.search_model,
+    )
+
+
 async def _serve_stdio(runtime: Any) -> None:
     from mcp.server.stdio import stdio_server
 
     server = runtime.server()
+    runtime.start()
     try:
         async with stdio_server() as (read, write):
             await server.run(read, write, server.create_initialization_options())

@@ -5,6 +5,7 @@
     └── ToolError           a failure the agent sees as a tool result with ``isError: true``
         ├── ArgumentError   the arguments do not match the tool's schema (nothing was sent)
         ├── ScopeError      the tool exists but is outside this server's or token's scope
+        ├── SearchUnavailable  the docs index is still building or loading, or could not be opened
         └── UpstreamError   the Chift API could not do it
             ├── ChiftAPIError         Chift answered with an error status and (usually) its error JSON
             ├── InvalidResponseError  Chift answered 2xx but the body is not valid JSON
@@ -62,6 +63,16 @@ class ArgumentError(ToolError):
 
 class ScopeError(ToolError):
     code = "OUT_OF_SCOPE"
+
+
+class SearchUnavailable(ToolError):
+    """search_chift cannot answer yet (index building or loading) or at all (no index, wrong model)."""
+
+    code = "SEARCH_UNAVAILABLE"
+
+    def __init__(self, message: str, *, hint: str | None = None, retryable: bool = True) -> None:
+        super().__init__(message, hint=hint)
+        self.retryable = retryable
 
 
 class UpstreamError(ToolError):

@@ -49,6 +49,18 @@ class Settings(BaseSettings):
         None, description="File path or URL of an OpenAPI spec overriding the bundled one."
     )
     search: bool = Field(False, description="Add the search_chift docs search tool (the [search] extra).")
+    search_index: str | None = Field(
+        None,
+        description="Docs search index: a directory or an object-store URI (s3://…); default ~/.cache/chift-mcp/search.",
+    )
+    search_source: str = Field(
+        "https://docs.chift.eu/llms-full.txt",
+        description="llms-full.txt path or URL the docs index is built from when it is missing.",
+    )
+    search_model: str = Field(
+        "sentence-transformers/all-MiniLM-L6-v2",
+        description="Embedding model for docs search: a sentence-transformers name or a local directory.",
+    )
 
     timeout: float = Field(30.0, gt=0, description="Seconds to wait for a Chift response.")
     connect_timeout: float = Field(10.0, gt=0, description="Seconds to wait for a connection to Chift.")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import chift_mcp
 
@@ -26,6 +27,24 @@ def test_startup_path_imports_nothing_it_does_not_need() -> None:
         "rt.server()\n"
         "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in "
         "('torch', 'lancedb', 'sentence_transformers', 'jsonschema', 'chift', 'numpy'))))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert json.loads(out.stdout) == []
+
+
+def test_startup_path_with_search_on_imports_no_search_stack(tmp_path: Path) -> None:
+    """CHIFT_SEARCH=true registers search_chift without importing torch, transformers, LanceDB or
+    sentence-transformers: the index opens in a worker thread once a door serves."""
+    script = (
+        "import sys, json\n"
+        "from chift_mcp.settings import Settings\n"
+        "from chift_mcp.app import Runtime\n"
+        "rt = Runtime.open(Settings(client_id='a', client_secret='b', account_id='c', search=True,\n"
+        f"                          search_index={str(tmp_path / 'index')!r}))\n"
+        "rt.server()\n"
+        "assert rt.registry.get('search_chift') is not None\n"
+        "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in "
+        "('torch', 'transformers', 'lancedb', 'sentence_transformers', 'pyarrow', 'numpy'))))\n"
     )
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
     assert json.loads(out.stdout) == []
