@@ -89,14 +89,14 @@ class Registry:
 
     def tools(self, scope: Scope) -> list[ToolSpec]:
         """The tools ``scope`` may see, as published (``consumer_id`` hidden when bound)."""
-        view = self._views.get(scope)
+        view = self._views.get(scope.view)
         if view is None:
             view = [
                 self._published(tool, scope)
                 for tool in self._tools.values()
                 if scope.lists(tool) and scope.allows(tool)
             ]
-            self._views[scope] = view
+            self._views[scope.view] = view
         return view
 
     @staticmethod

@@ -72,9 +72,9 @@ def build_server(
 
     async def list_tools(ctx: Any, params: types.PaginatedRequestParams | None) -> types.ListToolsResult:
         scope = await scope_of(ctx)
-        tools = listed.get(scope)
+        tools = listed.get(scope.view)
         if tools is None:
-            tools = listed[scope] = [mcp_tool(tool) for tool in registry.tools(scope)]
+            tools = listed[scope.view] = [mcp_tool(tool) for tool in registry.tools(scope)]
         return types.ListToolsResult(tools=tools)
 
     async def call_tool(ctx: Any, params: types.CallToolRequestParams) -> types.CallToolResult:

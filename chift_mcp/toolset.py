@@ -29,6 +29,7 @@ from chift_mcp.schemas import compact, shorten
 NAME_PATTERN = re.compile(r"^[a-zA-Z0-9_-]{1,54}$")
 MAX_NAME = 54  # Cursor caps server name + tool name at 60 characters
 CONSUMER_ARG = "consumer_id"
+ANY_CONSUMER = "*"  # Scope.view's stand-in for the bound consumer
 DISCOVERY_DOMAIN = "discovery"
 TOOL_MODES = ("tools", "discovery")
 Where = Literal["path", "query", "header", "body", "body_field", "page", "shape"]
@@ -374,6 +375,15 @@ class Scope:
 
     def with_mode(self, mode: str) -> Scope:
         return self if mode == self.mode else replace(self, mode=mode)
+
+    @property
+    def view(self) -> Scope:
+        """What a tool list depends on: this scope with the bound consumer's identity erased (whether
+        a consumer is bound matters, which one does not). Caches of tool lists key on it, so callers
+        bound to many consumers (an HTTP header each) share one entry instead of growing the cache."""
+        if self.consumer_id in (None, ANY_CONSUMER):
+            return self
+        return replace(self, consumer_id=ANY_CONSUMER)
 
     def narrowed(
         self,

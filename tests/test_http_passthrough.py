@@ -105,3 +105,25 @@ async def test_concurrent_callers_never_get_each_others_token() -> None:
 def test_passthrough_refuses_the_in_process_sandbox() -> None:
     with pytest.raises(ConfigError, match="chift-mcp sandbox"):
         open_runtime(Settings(), sandbox=True, auth="chift")
+
+
+async def test_many_consumers_share_one_cached_tool_list() -> None:
+    """Any bearer passes the door in pass-through mode (Chift judges it on use): a consumer header per
+    request must not grow the server's per-scope caches, or anyone could exhaust its memory."""
+    import uuid
+
+    with anyio.fail_after(TIMEOUT):
+        async with serving(build_app()) as sandbox_url:
+            runtime = open_runtime(Settings(url_base=sandbox_url), sandbox=False, auth="chift")
+            d = door(runtime=runtime, sandbox=False, auth="chift")
+            async with serving(d.app) as base:
+                for _ in range(20):
+                    consumer = str(uuid.uuid4())
+                    async with mcp_client(
+                        base + "/mcp", "any-bearer", headers={"X-Chift-Consumer-Id": consumer}
+                    ) as c:
+                        tools = (await c.list_tools()).tools
+                    assert tools and all(
+                        "consumer_id" not in t.input_schema.get("properties", {}) for t in tools
+                    )
+    assert len(runtime.registry._views) == 1
