@@ -131,7 +131,10 @@ class HttpServerProcess:
             time.sleep(0.05)
 
     def log(self) -> str:
-        self._log.flush()
+        """What the server wrote so far (a request's line comes just after its response: read it after
+        ``stop()`` to be sure to have every line)."""
+        if not self._log.closed:
+            self._log.flush()
         return self.log_path.read_text(encoding="utf-8", errors="replace")
 
     def stop(self) -> int:

@@ -80,7 +80,7 @@ async def test_stateless_replicas_answer_any_request(sandbox_url: str, tmp_path:
         with anyio.fail_after(TIMEOUT):
             legacy, balancer = await alternate([s.url for s in servers], calls=20)
             modern, _ = await alternate([s.url for s in servers], calls=10, mode="auto")
-        logs = [s.log() for s in servers]
+    logs = [s.log() for s in servers]  # stopped: every request's line is written
     assert legacy == [True] * 20 and modern == [True] * 10
     assert min(balancer.sent.values()) >= 10  # both replicas took their share of requests
     per_replica = [served_calls(log) for log in logs]
@@ -91,10 +91,13 @@ async def test_stateful_replicas_without_affinity_fail_which_is_why_stateless_ex
     sandbox_url: str, tmp_path: Path
 ) -> None:
     env = server_env(sandbox_url, CHIFT_MCP_TOKEN=TOKEN)
-    with http_servers(env, "http", count=2, log_dir=tmp_path) as servers:
-        with anyio.fail_after(TIMEOUT), pytest.raises(BaseException):  # noqa: B017 - any failure will do
-            await alternate([s.url for s in servers], calls=4)
-        logs = "".join(s.log() for s in servers)
+    with (
+        http_servers(env, "http", count=2, log_dir=tmp_path) as servers,
+        anyio.fail_after(TIMEOUT),
+        pytest.raises(BaseException),  # noqa: B017 - any failure will do
+    ):
+        await alternate([s.url for s in servers], calls=4)
+    logs = "".join(s.log() for s in servers)
     assert " 404 " in logs  # "session not found" on the replica that did not open it
 
 
