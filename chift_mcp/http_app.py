@@ -70,7 +70,7 @@ LOOPBACK_ORIGINS = (
 )
 _QUERY_CREDENTIALS = re.compile(rb"(^|&)(access_token|token|api_key|apikey|key|auth|bearer)=", re.IGNORECASE)
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
-_TOOL_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+_TOOL_NAME = re.compile(r"^[A-Za-z0-9_./-]{1,64}$")  # tool names and MCP methods, as logged
 
 
 @dataclass(frozen=True)
@@ -230,7 +230,7 @@ class RecordOutcome:
         record = request.scope.get(LOG_KEY) if isinstance(request, Request) else None
         if not isinstance(record, dict) or ctx.request_id is None:
             return await call_next(ctx)
-        record["mcp"] = ctx.method
+        record["mcp"] = ctx.method if _TOOL_NAME.match(ctx.method or "") else "?"
         if ctx.method == "tools/call" and isinstance(ctx.params, Mapping):
             name = ctx.params.get("name")
             record["tool"] = name if isinstance(name, str) and _TOOL_NAME.match(name) else "?"
@@ -425,6 +425,11 @@ class McpDoor:
                 await JSONResponse(body, status_code=504)(scope, receive, send)
 
 
+def _printable(text: str) -> str:
+    """No control characters in a log line (a decoded path may hold a newline)."""
+    return text if text.isprintable() else "".join(c if c.isprintable() else "?" for c in text)
+
+
 def _headers(scope: Scope) -> dict[str, str]:
     return {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
 
@@ -489,7 +494,7 @@ class AccessLog:
                     "rid=%s %s %s %d %.1fms%s",
                     request_id,
                     scope.get("method", ""),
-                    path[:200],
+                    _printable(path[:200]),
                     status,
                     ms,
                     f" {extra}" if extra else "",

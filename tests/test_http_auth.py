@@ -385,3 +385,33 @@ async def test_slow_requests_are_cut_off_with_504() -> None:
             }
             slow = await http.post(base + "/mcp", json=call, headers=session)
     assert slow.status_code == 504 and slow.json()["error"]["message"] == "request timed out"
+
+
+async def test_log_lines_cannot_be_forged_through_the_path_or_the_method(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    d = door(tokens=TOKENS)
+    caplog.set_level(logging.INFO, logger="chift_mcp.http")
+    forged = {"jsonrpc": "2.0", "id": 9, "method": "tools/list\nrid=forged POST /mcp 200", "params": {}}
+    async with serving(d.app) as base:
+        await post(base + "/mcp%0Arid=forged%20POST%20/mcp%20200", {"Authorization": f"Bearer {ADMIN}"})
+        opened = await post(base + "/mcp", {"Authorization": f"Bearer {ADMIN}"})
+        session = {
+            "Authorization": f"Bearer {ADMIN}",
+            "Mcp-Session-Id": opened.headers["mcp-session-id"],
+            "Mcp-Protocol-Version": "2025-06-18",
+        }
+        await post(base + "/mcp", session, body={"jsonrpc": "2.0", "method": "notifications/initialized"})
+        await post(base + "/mcp", session, body=forged)
+    messages = [r.getMessage() for r in caplog.records if r.name == "chift_mcp.http"]
+    assert not any("\n" in m for m in messages)
+    assert sum(m.startswith("rid=forged") for m in messages) == 0
+    assert any("mcp=?" in m for m in messages)
+
+
+async def test_auth_none_serves_loopback_without_a_token() -> None:
+    d = door(auth="none")
+    with anyio.fail_after(TIMEOUT):
+        async with serving(d.app) as base, mcp_client(base + "/mcp") as client:
+            result = await client.call_tool("accounting_get_clients", {"consumer_id": DEMO, "limit": 1})
+    assert not result.is_error
