@@ -96,16 +96,13 @@ class HttpOptions:
         if is_loopback(base.host):
             origins = [*LOOPBACK_ORIGINS, *origins]
             hosts = [*LOOPBACK_HOSTS, *hosts]
-        path = "/" + base.path.strip("/") if base.path.strip("/") else "/"
-        return cls(
-            **{
-                **base.__dict__,
-                "path": path,
-                "allowed_origins": tuple(origins),
-                "allowed_hosts": tuple(hosts) if hosts else None,
-                "max_body": settings.http_max_body,
-                "request_timeout": settings.http_request_timeout,
-            }
+        return replace(
+            base,
+            path="/" + base.path.strip("/"),
+            allowed_origins=tuple(origins),
+            allowed_hosts=tuple(hosts) if hosts else None,
+            max_body=settings.http_max_body,
+            request_timeout=settings.http_request_timeout,
         )
 
 

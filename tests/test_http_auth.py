@@ -415,3 +415,23 @@ async def test_auth_none_serves_loopback_without_a_token() -> None:
         async with serving(d.app) as base, mcp_client(base + "/mcp") as client:
             result = await client.call_tool("accounting_get_clients", {"consumer_id": DEMO, "limit": 1})
     assert not result.is_error
+
+
+def test_allow_lists_match_exactly_or_any_port() -> None:
+    from chift_mcp.http_app import HttpOptions, allowed
+    from chift_mcp.settings import Settings
+
+    loopback = HttpOptions.from_settings(Settings())
+    assert loopback.allowed_hosts is not None
+    assert allowed("127.0.0.1:8000", loopback.allowed_hosts) and allowed("localhost", loopback.allowed_hosts)
+    assert not allowed("127.0.0.1.evil.example:8000", loopback.allowed_hosts)
+    assert not allowed("localhost:80x", loopback.allowed_hosts)
+    assert allowed("http://localhost:5173", loopback.allowed_origins)
+    assert not allowed("http://localhost.evil.example", loopback.allowed_origins)
+    public = HttpOptions.from_settings(
+        Settings(http_allowed_hosts="mcp.example.com", http_allowed_origins="https://app.example.com"),
+        host="0.0.0.0",
+    )
+    assert public.allowed_hosts == ("mcp.example.com",)
+    assert public.allowed_origins == ("https://app.example.com",)  # no loopback defaults off loopback
+    assert HttpOptions.from_settings(Settings(), host="0.0.0.0").allowed_hosts is None
