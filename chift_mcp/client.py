@@ -364,18 +364,23 @@ class ChiftClient:
         request_id: str | None = None,
         headers: Mapping[str, str] | None = None,
         force_refresh: bool = False,
+        writes: bool | None = None,
     ) -> Any:
         """Call the Chift API and return the decoded JSON answer (``None`` for 204 or an empty body).
 
-        ``path`` is relative to the base URL and starts with ``/``. Writes (POST, PUT, PATCH, DELETE)
-        carry ``X-Chift-Client-RequestId: request_id`` (a new uuid4 when None), the same on every retry.
-        ``force_refresh`` asks Chift to bypass its 5-minute GET cache. Raises an ``UpstreamError``.
+        ``path`` is relative to the base URL and starts with ``/``. Writes (POST, PUT, PATCH, DELETE,
+        unless ``writes=False``: a POST that only reads) carry ``X-Chift-Client-RequestId:
+        request_id`` (a new uuid4 when None), the same on every retry, and their errors say how to
+        check whether a lost answer's write went through. ``force_refresh`` asks Chift to bypass its
+        5-minute GET cache. Raises an ``UpstreamError``.
         """
         method = method.upper()
         if not path.startswith("/") or path.startswith("//"):
             raise ValueError(f"path must be relative to the Chift base URL and start with '/': {path!r}")
         rid: str | None = None
-        if method in IDEMPOTENCY_METHODS:
+        if writes is None:
+            writes = method in IDEMPOTENCY_METHODS
+        if writes:
             rid = request_id or uuid.uuid4().hex
             if len(rid) > 255 or not (rid.isascii() and rid.isprintable()):
                 raise ArgumentError(
@@ -494,7 +499,7 @@ class ChiftClient:
             return resp.json()
         except ValueError:
             pass
-        if method == "POST":
+        if method == "POST" and rid:
             hint = (
                 f"Chift answered {resp.status_code}, so the {method} was probably carried out, but its answer "
                 "could not be read: do not resend it; look the result up first ("
@@ -547,10 +552,11 @@ class ChiftClient:
             reason = resp.reason_phrase or ""
             message = f"Chift answered HTTP {status} {reason}".rstrip()
             if body is None:
-                excerpt = _excerpt(resp.text)
-                if excerpt:
+                # Scrub before shortening: a cut could otherwise keep most of a secret the body echoes.
+                excerpt = _excerpt(self._scrub(resp.text))
+                if excerpt and not _CREDENTIAL_RE.search(excerpt):
                     message += f": {excerpt}"
-        detail = _clean_detail(detail)
+        detail = _clean_detail(self._scrub(detail))
         fields = _fields(detail)
 
         retryable = False
@@ -631,7 +637,14 @@ class ChiftClient:
             hint += f" Chift asks to wait {math.ceil(state.retry_after)} s before retrying."
         if retryable and state.retries:
             message += f" (gave up after {state.sent} attempts)"
-        if retryable and method == "POST" and status >= 500 and not lost_answer and path != TOKEN_PATH:
+        if (
+            retryable
+            and method == "POST"
+            and rid
+            and status >= 500
+            and not lost_answer
+            and path != TOKEN_PATH
+        ):
             hint += (
                 " Before sending the create again, check whether it went through ("
                 + self._lookup_hint(path, rid)
@@ -672,7 +685,7 @@ class ChiftClient:
         hint = (
             "A retry in a little while may help. If it keeps failing, check CHIFT_URL_BASE and the network."
         )
-        if method == "POST" and state.maybe_processed and path != TOKEN_PATH:
+        if method == "POST" and rid and state.maybe_processed and path != TOKEN_PATH:
             hint += (
                 " The request may have reached Chift before the connection failed: before sending the "
                 "create again, check whether it went through (" + self._lookup_hint(path, rid) + ")."
@@ -741,6 +754,9 @@ def _retry_after(resp: httpx2.Response, now: float) -> float | None:
     if not math.isfinite(seconds):
         return None
     return max(0.0, seconds)
+
+
+_CREDENTIAL_RE = re.compile(r"client_?secret|access_?token|authorization|bearer", re.I)
 
 
 def _excerpt(text: str) -> str:

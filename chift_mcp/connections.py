@@ -4,8 +4,9 @@
 the domains of the bound consumer's active connections. The connections are fetched once in the
 background, kept for ``ttl`` seconds and refreshed in the background after that (the stale value
 is served meanwhile): no request ever waits on a network call except the very first one, and that
-one for at most ``first_wait`` seconds. When the fetch fails the log says so and the configured
-domains stand.
+one for at most ``first_wait`` seconds (later ones get the configured domains until the fetch
+lands). When the fetch fails, whatever the reason, the log says so and the configured domains
+stand until the next attempt, ``ttl`` seconds later.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import logging
 import time
 from dataclasses import replace
 from typing import Any
+from urllib.parse import quote
 
 from chift_mcp.errors import ToolError
 from chift_mcp.operations import CONNECTION_APIS
@@ -26,7 +28,9 @@ logger = logging.getLogger("chift_mcp.connections")
 
 def active_domains(connections: Any) -> frozenset[str]:
     """The unified domains served by the active connections in a /connections answer."""
-    items = connections.get("items", []) if isinstance(connections, dict) else connections or []
+    items = connections.get("items") if isinstance(connections, dict) else connections
+    if not isinstance(items, list):
+        return frozenset()
     domains = set()
     for connection in items:
         if not isinstance(connection, dict):
@@ -50,6 +54,7 @@ class ScopeProvider:
         self._scope: Scope | None = None if base.consumer_id else base
         self._fetched_at = 0.0
         self._task: asyncio.Task[None] | None = None
+        self._waited = False  # the first wait is paid once; later requests never wait
 
     def start(self) -> None:
         """Begin the first fetch in the background (call from within the event loop)."""
@@ -80,20 +85,20 @@ class ScopeProvider:
             self._task.cancel()
 
     async def _refresh(self) -> None:
-        consumer = self.base.consumer_id
+        consumer = self.base.consumer_id or ""
         try:
-            answer = await self.upstream.request("GET", f"/consumers/{consumer}/connections")
-        except ToolError as exc:
+            answer = await self.upstream.request("GET", f"/consumers/{quote(consumer, safe='')}/connections")
+            domains = active_domains(answer)
+        except Exception as exc:  # whatever happens, requests go on with the configured domains
+            reason = f"{exc.code}: {exc.message}" if isinstance(exc, ToolError) else type(exc).__name__
             logger.warning(
-                "could not fetch the connections of consumer %s (%s: %s); using the configured domains",
+                "could not fetch the connections of consumer %s (%s); using the configured domains",
                 consumer,
-                exc.code,
-                exc.message,
+                reason,
             )
             self._scope = self._scope or self.base
             self._fetched_at = time.monotonic()
             return
-        domains = active_domains(answer)
         self._scope = replace(self.base, active_domains=domains)
         self._fetched_at = time.monotonic()
         logger.info(

@@ -92,6 +92,7 @@ class Operation:
     paginated: bool = False
     deprecated: bool = False
     returns: str = ""  # what a success answer holds, in a line: "page of {id, name, ...}"
+    returns_list: bool = False  # the answer is a list, or a page {items, total} of them
     extra: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
 
     @property
@@ -191,6 +192,11 @@ def _operation(
     names = {name for (loc, name) in params if loc == "query"}
     props = _shallow(spec, response).get("properties", {})
     paginated = {"page", "size"} <= names and "items" in props
+    shape = _shallow(spec, response)
+    # A list, or Chift's page object {items, total, page, size} (an order's {items, total} is not one).
+    returns_list = (
+        paginated or shape.get("type") == "array" or {"items", "total", "page", "size"} <= set(props)
+    )
     operation_id = raw.get("operationId") or f"{method}_{path}"
     return Operation(
         id=operation_id,
@@ -208,6 +214,7 @@ def _operation(
         paginated=paginated,
         deprecated=bool(raw.get("deprecated")),
         returns=_returns(spec, response, paginated),
+        returns_list=returns_list,
     )
 
 

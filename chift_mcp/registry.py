@@ -42,7 +42,20 @@ class Upstream(Protocol):
         json: Any = None,
         request_id: str | None = None,
         headers: Mapping[str, str] | None = None,
+        writes: bool | None = None,
     ) -> Any: ...
+
+
+@dataclass(frozen=True)
+class Request:
+    """One operation's HTTP request, as built from a tool call's arguments."""
+
+    method: str
+    path: str
+    query: dict[str, Any]
+    headers: dict[str, str]
+    body: Any
+    writes: bool
 
 
 @dataclass(frozen=True)
@@ -109,7 +122,9 @@ class Registry:
         started = time.perf_counter()
         try:
             tool = self.lookup(name, scope)
-            args = dict(arguments or {})
+            required = set(tool.input_schema.get("required", ()))
+            # Some clients send null for every argument they leave unset (OpenAI strict mode).
+            args = {k: v for k, v in (arguments or {}).items() if v is not None or k in required}
             if scope.consumer_id and tool.consumer_scoped:
                 given = args.pop(CONSUMER_ARG, None)
                 if given is not None and given != scope.consumer_id:
@@ -122,7 +137,11 @@ class Registry:
                 args[CONSUMER_ARG] = scope.consumer_id
             if tool.handler is not None:
                 answer = await tool.handler(args, scope)
-                result = answer if isinstance(answer, ToolResult) else self.shape(answer)
+                result = (
+                    answer
+                    if isinstance(answer, ToolResult)
+                    else self.shape(answer, page=isinstance(answer, list))
+                )
             else:
                 result = await self._execute(tool, args)
         except ToolError as exc:
@@ -193,39 +212,39 @@ class Registry:
         keep: list[str] | None = None
         for name, value in args.items():
             arg = tool.args[name]
-            if arg.where == "shape":
-                keep = list(value)
-                continue
             if arg.where == "path":
-                path = path.replace("{" + arg.wire + "}", quote(str(value), safe=""))
+                path = path.replace("{" + arg.wire + "}", _path_segment(name, value))
             elif arg.where == "query":
                 query[arg.wire] = _wire(value)
             elif arg.where == "header":
-                headers[arg.wire] = str(_wire(value))
+                headers[arg.wire] = _header_value(name, value)
             elif arg.where == "body_field":
                 fields[arg.wire] = value
             elif arg.where == "body":
                 body = value
+            elif arg.where == "shape":
+                keep = [str(v) for v in value]
         if fields:
             body = {**(body or {}), **fields}
         elif body is None and op.body is not None and op.body_required:
             body = {}
-        request_id = None if op.method == "GET" else uuid.uuid4().hex
+        writes = op.kind != "get"  # a POST that only reads carries no idempotency key
+        request = Request(op.method, path, query, headers, body, writes)
+        page = tool.paginated or op.returns_list
         if tool.paginated:
-            return await self._paged(path, query, headers, args, keep)
+            return await self._paged(request, args, keep)
         data = await self.upstream.request(
-            op.method, path, params=query or None, json=body, request_id=request_id, headers=headers or None
+            op.method,
+            path,
+            params=query or None,
+            json=body,
+            request_id=uuid.uuid4().hex if writes else None,
+            headers=headers or None,
+            writes=writes,
         )
-        return self.shape(select(data, keep) if keep else data)
+        return self.shape(select(data, keep, page=page) if keep else data, page=page)
 
-    async def _paged(
-        self,
-        path: str,
-        query: dict[str, Any],
-        headers: dict[str, str],
-        args: Mapping[str, Any],
-        keep: list[str] | None = None,
-    ) -> ToolResult:
+    async def _paged(self, request: Request, args: Mapping[str, Any], keep: list[str] | None) -> ToolResult:
         limit = max(1, min(int(args.get("limit", DEFAULT_LIMIT)), self.max_items))
         offset = max(0, int(args.get("offset", 0)))
         if limit <= CHIFT_MAX_PAGE and offset % limit == 0:
@@ -237,10 +256,16 @@ class Registry:
         exhausted = False
         while len(items) < limit:
             data = await self.upstream.request(
-                "GET", path, params={**query, "page": page, "size": size}, headers=headers or None
+                request.method,
+                request.path,
+                params={**request.query, "page": page, "size": size},
+                json=request.body,
+                request_id=uuid.uuid4().hex if request.writes else None,
+                headers=request.headers or None,
+                writes=request.writes,
             )
-            batch = list((data or {}).get("items") or [])
-            if isinstance((data or {}).get("total"), int):
+            batch = list((data or {}).get("items") or []) if isinstance(data, dict) else []
+            if isinstance(data, dict) and isinstance(data.get("total"), int):
                 total = data["total"]
             items.extend(batch[skip : skip + limit - len(items)])
             skip = 0
@@ -253,12 +278,18 @@ class Registry:
         result: dict[str, Any] = {"items": items, "total": total, "offset": offset}
         if more:
             result["next_offset"] = consumed
-        return self.shape(select(result, keep) if keep else result, offset=offset)
+        return self.shape(
+            select(result, keep, page=True) if keep else result, page=True, offset=offset, paged=True
+        )
 
     # ------------------------------------------------------------------ shaping
 
-    def shape(self, data: Any, *, offset: int = 0) -> ToolResult:
-        """Drop empty values and keep the text under ``max_result_chars``, cutting at an item boundary."""
+    def shape(self, data: Any, *, page: bool = False, offset: int = 0, paged: bool = False) -> ToolResult:
+        """Drop empty values and keep the text under ``max_result_chars``.
+
+        ``page``: the answer is a list (or a page of one), so a long one is cut at an item boundary;
+        ``paged``: the tool takes ``offset``, so the note can say where to continue.
+        """
         data = prune(data)
         if isinstance(data, list):
             data = {"items": data, "total": len(data)}
@@ -268,43 +299,57 @@ class Registry:
         if len(text) <= self.max_result_chars:
             return ToolResult(text, data)
         items = data.get("items")
-        if isinstance(items, list) and items:
-            return self._cut_items(data, items, offset)
-        cut = text[: self.max_result_chars]
+        if page and isinstance(items, list) and items:
+            shaped = self._cut_items(data, items, offset, paged)
+            if shaped is not None:
+                return shaped
+        cut = text[: self.max_result_chars - 300]
         note = (
-            f"[cut: the result has {len(text)} characters, over the {self.max_result_chars} limit; "
-            "narrow the query (filters, dates, ids) to see all of it]"
+            f"[cut: the answer has {len(text)} characters, over the {self.max_result_chars} limit. "
+            "Ask for less: fields=[...] keeps only the keys you need; filters (dates, ids) narrow the answer.]"
         )
         return ToolResult(cut + "\n" + note, None)
 
-    def _cut_items(self, data: dict[str, Any], items: list[Any], offset: int) -> ToolResult:
+    def _cut_items(
+        self, data: dict[str, Any], items: list[Any], offset: int, paged: bool
+    ) -> ToolResult | None:
         lo, hi = 0, len(items)
         while lo < hi:  # the largest k whose text fits
             mid = (lo + hi + 1) // 2
-            if len(dumps(self._truncated(data, items, mid, offset))) <= self.max_result_chars:
+            if len(dumps(self._truncated(data, items, mid, offset, paged))) <= self.max_result_chars:
                 lo = mid
             else:
                 hi = mid - 1
-        shaped = self._truncated(data, items, lo, offset)
+        if lo == 0:
+            return None  # not even one item fits: the caller cuts the text and suggests fields
+        shaped = self._truncated(data, items, lo, offset, paged)
         return ToolResult(dumps(shaped), shaped)
 
     @staticmethod
-    def _truncated(data: dict[str, Any], items: list[Any], keep: int, offset: int) -> dict[str, Any]:
+    def _truncated(
+        data: dict[str, Any], items: list[Any], keep: int, offset: int, paged: bool
+    ) -> dict[str, Any]:
         total = data.get("total") if isinstance(data.get("total"), int) else len(items)
-        out = {**data, "items": items[:keep], "next_offset": offset + keep, "truncated": True}
-        out["note"] = (
-            f"showing {keep} of {total} items: the full answer is too long for one result. "
-            f"Continue with offset={offset + keep}, or narrow: fields=[...] keeps only the keys you need, "
-            "filters (dates, ids) or a smaller limit."
-        )
+        out = {**data, "items": items[:keep], "truncated": True}
+        narrow = "fields=[...] keeps only the keys you need; filters (dates, ids) narrow the list"
+        if paged:
+            out["next_offset"] = offset + keep
+            out["note"] = (
+                f"showing {keep} of {total} items: the full answer is too long for one result. "
+                f"Continue with offset={offset + keep}, or ask for less: {narrow}, or a smaller limit."
+            )
+        else:
+            out["note"] = (
+                f"showing {keep} of {total} items: the full answer is too long for one result. Ask for less: {narrow}."
+            )
         return out
 
 
-def select(data: Any, paths: list[str]) -> Any:
-    """Keep only ``paths`` (dotted for nested keys; through lists) in each returned object.
+def select(data: Any, paths: list[str], *, page: bool = False) -> Any:
+    """Keep only ``paths`` (dotted for nested keys; through lists) in the returned object, or in
+    each item when the answer is a list or a page (``page``).
 
-    Applies to every item of a list or page, else to the object itself. Paths that match nothing
-    anywhere are reported in ``fields_not_found`` with the keys that do exist.
+    Paths that match nothing anywhere are reported in ``fields_not_found`` with the keys that exist.
     """
     tree: dict[str, Any] = {}
     for path in paths:
@@ -312,22 +357,19 @@ def select(data: Any, paths: list[str]) -> Any:
         for part in path.split("."):
             node = node.setdefault(part, {})
     seen: set[str] = set()
-    if isinstance(data, dict) and isinstance(data.get("items"), list):
-        objects = data["items"]
+    if page and isinstance(data, dict) and isinstance(data.get("items"), list):
+        objects: list[Any] = data["items"]
         out: Any = {**data, "items": [_select(o, tree, seen) for o in objects]}
     elif isinstance(data, list):
         objects = data
-        out = [_select(o, tree, seen) for o in objects]
+        out = {"items": [_select(o, tree, seen) for o in objects], "total": len(data)}
     else:
         objects = [data]
         out = _select(data, tree, seen)
     missing = [p for p in tree if p not in seen]
-    if missing and objects and isinstance(out, dict):
+    if missing and isinstance(out, dict):
         sample = next((o for o in objects if isinstance(o, dict)), {})
         out = {**out, "fields_not_found": missing, "fields_available": sorted(sample)}
-    elif missing and objects and isinstance(out, list):
-        sample = next((o for o in objects if isinstance(o, dict)), {})
-        out = {"items": out, "fields_not_found": missing, "fields_available": sorted(sample)}
     return out
 
 
@@ -392,6 +434,27 @@ def _prune_list(items: list[Any]) -> list[Any]:
             continue
         out.append(value)
     return out
+
+
+def _path_segment(name: str, value: Any) -> str:
+    """A path parameter, percent-encoded; empty, "." and ".." would change the route, so they are refused."""
+    text = str(value)
+    if text.strip() in ("", ".", ".."):
+        raise ArgumentError(
+            f"{name}: {text!r} is not a valid id",
+            field=name,
+            hint="pass the object's id as returned by the list tool; nothing was sent to Chift",
+        )
+    return quote(text, safe="")
+
+
+def _header_value(name: str, value: Any) -> str:
+    text = str(_wire(value))
+    if not all(" " <= ch <= "~" for ch in text):
+        raise ArgumentError(
+            f"{name}: only printable ASCII is allowed", field=name, hint="nothing was sent to Chift"
+        )
+    return text
 
 
 def _wire(value: Any) -> Any:

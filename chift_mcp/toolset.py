@@ -252,7 +252,7 @@ def input_schema(op: Operation, *, max_items: int = 1000) -> tuple[dict[str, Any
         if body.get("type") == "object" and body_props and not body.get("additionalProperties"):
             body_required = set(body.get("required", [])) if op.body_required else set()
             for key, value in body_props.items():
-                arg = key if key not in properties and key not in ("limit", "offset") else f"body_{key}"
+                arg = key if key not in properties else f"body_{key}"
                 properties[arg] = value
                 args[arg] = Arg("body_field", key)
                 if key in body_required:

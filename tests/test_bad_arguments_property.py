@@ -50,7 +50,9 @@ VALID = {
 WRONG = {
     "string": st.one_of(st.integers(), st.booleans(), st.lists(st.integers(), max_size=2)),
     "integer": st.one_of(
-        st.text(max_size=5), st.booleans(), st.floats(allow_nan=False).filter(lambda f: not f.is_integer())
+        st.text(max_size=5),
+        st.booleans(),
+        st.floats(allow_nan=False, allow_infinity=False).filter(lambda f: not f.is_integer()),
     ),
     "number": st.one_of(st.text(max_size=5), st.booleans(), st.lists(st.integers(), max_size=2)),
     "boolean": st.one_of(st.text(max_size=5), st.integers()),

@@ -647,3 +647,34 @@ async def test_secrets_never_reach_logs_or_errors(caplog: pytest.LogCaptureFixtu
     # one debug line per attempt: 2 token fetches + 1 + 1 + 3 + 2 API calls
     attempts = [r for r in caplog.records if r.name == "chift_mcp.client" and "attempt=" in r.getMessage()]
     assert len(attempts) == 2 + 1 + 1 + 3 + 2
+
+
+@pytest.mark.anyio
+async def test_an_error_page_echoing_the_secret_never_leaks_any_part_of_it() -> None:
+    secret = "cs_live_9f8e7d6c5b4a39281706f5e4d3c2b1a0"
+
+    def upstream(request: httpx2.Request) -> httpx2.Response:
+        if request.url.path == "/token":
+            return httpx2.Response(200, json={"access_token": "tok-1234567890", "expires_in": 1800})
+        page = (
+            "<html><body>Bad gateway. Rejected body: "
+            + '{"clientSecret":"'
+            + secret
+            + '"}' * 20
+            + "</body></html>"
+        )
+        return httpx2.Response(500, text=page)
+
+    client = ChiftClient(
+        base_url="https://api.example",
+        client_id="id",
+        client_secret=secret,
+        account_id="acc",
+        transport=httpx2.MockTransport(upstream),
+        max_retries=0,
+    )
+    with pytest.raises(ChiftAPIError) as caught:
+        await client.request("GET", "/consumers")
+    text = json.dumps(caught.value.payload())
+    assert secret[:12] not in text and secret[-12:] not in text
+    await client.aclose()

@@ -87,3 +87,27 @@ async def test_unbound_servers_never_fetch() -> None:
     upstream = Connections([])
     unbound = Scope.of(parse_function_config(None))
     assert await ScopeProvider(unbound, upstream).current() is unbound and upstream.calls == 0
+
+
+async def test_a_malformed_answer_never_wedges_the_server() -> None:
+    upstream = Connections([{"items": None}, ValueError("boom")])
+    provider = ScopeProvider(BASE, upstream, ttl=0)
+    assert (await provider.current()).active_domains == frozenset()
+    for _ in range(3):
+        scope = await provider.current()  # a refresh that raises a non-ToolError: still served
+        assert scope.consumer_id == "c1"
+
+
+async def test_only_the_first_request_waits_for_a_slow_fetch() -> None:
+    import anyio
+
+    class Slow:
+        async def request(self, *args: Any, **kw: Any) -> Any:
+            await anyio.sleep(10)
+
+    provider = ScopeProvider(BASE, Slow(), first_wait=0.2)
+    with anyio.fail_after(1):
+        assert await provider.current() == BASE
+        for _ in range(3):
+            assert await provider.current() == BASE  # no second wait
+    await provider.aclose()

@@ -59,10 +59,13 @@ def test_select_keeps_dotted_fields_through_lists_and_reports_unknown_ones() -> 
         ],
         "total": 1,
     }
-    out = select(page, ["id", "partner.name", "lines.amount", "nope"])
+    out = select(page, ["id", "partner.name", "lines.amount", "nope"], page=True)
     assert out["items"] == [{"id": 1, "partner": {"name": "p"}, "lines": [{"amount": 1}]}]
     assert out["total"] == 1 and out["fields_not_found"] == ["nope"] and "name" in out["fields_available"]
     assert select({"id": 1, "name": "a"}, ["name"]) == {"name": "a"}
+    # An order's own "items" (its lines) are not a page: fields apply to the order.
+    order = {"id": 7, "total": 10, "items": [{"name": "x"}]}
+    assert select(order, ["id", "total"]) == {"id": 7, "total": 10}
 
 
 @pytest.mark.anyio

@@ -37,6 +37,7 @@ class FakeUpstream:
         json: Any = None,
         request_id: str | None = None,
         headers: Mapping[str, str] | None = None,
+        writes: bool | None = None,
     ) -> Any:
         self.requests.append(
             {
@@ -297,3 +298,61 @@ async def test_local_tools_answer_in_process_with_the_same_validation(tools: lis
     bad = await reg.call("echo", {"text": 3}, SCOPE)
     assert bad.is_error and json.loads(bad.text)["field"] == "text" and len(seen) == 1
     assert up.requests == []
+
+
+async def test_path_arguments_cannot_change_the_route(tools: list[ToolSpec]) -> None:
+    up = FakeUpstream()
+    scope = Scope.of(parse_function_config('{"connections": ["get", "delete"]}'))
+    for bad in ("..", ".", "", " "):
+        result = await registry(tools, up).call(
+            "connections_delete_connection", {"consumer_id": CONSUMER, "connectionid": bad}, scope
+        )
+        assert result.is_error and json.loads(result.text)["field"] == "connectionid"
+    assert up.requests == []
+    await registry(tools, up).call(
+        "connections_get_connection", {"consumer_id": CONSUMER, "connectionid": "a/b?c"}, scope
+    )
+    assert up.requests[0]["path"].endswith("/connections/a%2Fb%3Fc")
+
+
+async def test_a_paginated_post_that_reads_keeps_its_method_and_body_and_no_request_id(
+    tools: list[ToolSpec],
+) -> None:
+    up = FakeUpstream(total=3)
+    args = {"consumer_id": CONSUMER, "accounts": ["7"], "end": "202512"}
+    result = await registry(tools, up).call("accounting_get_accounts_balances", args, SCOPE)
+    assert not result.is_error, result.text
+    sent = up.requests[0]
+    assert sent["method"] == "POST" and sent["json"] == {"accounts": ["7"], "end": "202512"}
+    assert sent["params"]["page"] == 1 and sent["request_id"] is None
+
+
+async def test_null_optional_arguments_are_treated_as_absent(tools: list[ToolSpec]) -> None:
+    up = FakeUpstream(total=2)
+    result = await registry(tools, up).call(
+        "accounting_get_clients", {"consumer_id": CONSUMER, "folder_id": None, "limit": None}, SCOPE
+    )
+    assert not result.is_error and up.requests[0]["params"] == {"page": 1, "size": 50}
+    missing = await registry(tools, up).call("accounting_get_clients", {"consumer_id": None}, SCOPE)
+    assert missing.is_error and json.loads(missing.text)["field"] == "consumer_id"
+
+
+async def test_header_arguments_must_be_printable(tools: list[ToolSpec]) -> None:
+    tool = next(t for t in tools if any(a.where == "header" for a in t.args.values()))
+    name = next(n for n, a in tool.args.items() if a.where == "header")
+    up = FakeUpstream()
+    scope = Scope.of(parse_function_config(json.dumps({tool.domain: ["get", "create", "update", "delete"]})))
+    required = {k: "x" for k in tool.input_schema.get("required", []) if k != name}
+    result = await registry(tools, up).call(tool.name, {**required, name: "1\r\nX-Injected: yes"}, scope)
+    assert result.is_error and json.loads(result.text)["field"] == name and up.requests == []
+
+
+def test_a_long_list_from_a_tool_without_offset_is_cut_without_promising_an_offset(
+    tools: list[ToolSpec],
+) -> None:
+    reg = registry(tools, FakeUpstream(), max_result_chars=1000)
+    items = [{"id": i, "name": "x" * 50} for i in range(100)]
+    data = json.loads(reg.shape(items, page=True).text)
+    assert data["truncated"] and "offset" not in data["note"] and "next_offset" not in data
+    huge = reg.shape([{"id": 1, "blob": "y" * 5000}], page=True)
+    assert huge.structured is None and "fields=[...]" in huge.text and len(huge.text) <= 1000

@@ -122,10 +122,33 @@ def test_body_fields_colliding_with_parameters_are_renamed(tools: list[ToolSpec]
     for tool in tools:
         wires = [(a.where, a.wire) for a in tool.args.values()]
         assert len(wires) == len(set(wires)), tool.name
-    renamed = [
-        (t.name, n) for t in tools for n, a in t.args.items() if a.where == "body_field" and n != a.wire
-    ]
-    assert renamed and all(n.startswith("body_") for _, n in renamed)
+    from chift_mcp.operations import Param
+    from chift_mcp.toolset import input_schema
+
+    op = Operation(
+        id="x_create_thing",
+        method="POST",
+        path="/consumers/{consumer_id}/x/{thing_id}",
+        domain="accounting",
+        kind="create",
+        summary="",
+        description="",
+        tags=(),
+        params=(
+            Param("consumer_id", "path", True, {"type": "string"}),
+            Param("thing_id", "path", True, {"type": "string"}),
+        ),
+        body={
+            "type": "object",
+            "properties": {"thing_id": {"type": "string"}, "limit": {"type": "integer"}},
+            "required": ["thing_id"],
+        },
+        body_required=True,
+    )
+    schema, args = input_schema(op)
+    assert args["body_thing_id"].wire == "thing_id" and args["body_thing_id"].where == "body_field"
+    assert args["limit"].where == "body_field"  # not paginated: no collision, no rename
+    assert "body_thing_id" in schema["required"]
 
 
 def test_without_consumer_hides_consumer_id(tools: list[ToolSpec]) -> None:
