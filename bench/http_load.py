@@ -142,6 +142,11 @@ class Session:
         note = {"jsonrpc": "2.0", "method": "notifications/initialized"}
         (await self.http.post(self.url, json=note, headers=self.headers)).raise_for_status()
 
+    async def close(self) -> None:
+        """End the session as a client does (DELETE), so rounds do not pile sessions up."""
+        if "Mcp-Session-Id" in self.headers:
+            await self.http.delete(self.url, headers=self.headers)
+
     async def call(self, limit: int) -> bool:
         self.next_id += 1
         body = {
@@ -183,6 +188,7 @@ async def drive(urls: list[str], token: str, sessions: int, calls: int) -> dict[
         start = time.perf_counter()
         await asyncio.gather(*(run(s) for s in opened))
         elapsed = time.perf_counter() - start
+        await asyncio.gather(*(s.close() for s in opened))
     latencies.sort()
 
     def pct(p: float) -> float:
