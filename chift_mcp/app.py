@@ -26,7 +26,11 @@ SANDBOX_URL = "http://sandbox.chift.local"
 
 def load_tools(settings: Settings, spec: Spec | None = None) -> list[ToolSpec]:
     """The tool specs for ``settings``; from the on-disk cache when the bundled spec is used."""
-    key = None
+
+    def build() -> list[ToolSpec]:
+        source = spec or load_spec(settings.openapi, timeout=settings.timeout)
+        return build_tools(load_operations(source), max_items=settings.max_items)
+
     if spec is None and not settings.openapi:
         from chift_mcp import cache
         from chift_mcp.spec import bundled_path
@@ -36,17 +40,8 @@ def load_tools(settings: Settings, spec: Spec | None = None) -> list[ToolSpec]:
         except ModuleNotFoundError:
             path = None
         if path is not None:
-            key = cache.key_for(path, max_items=settings.max_items)
-            cached = cache.load(key)
-            if isinstance(cached, list):
-                return cached
-    spec = spec or load_spec(settings.openapi, timeout=settings.timeout)
-    tools = build_tools(load_operations(spec), max_items=settings.max_items)
-    if key is not None:
-        from chift_mcp import cache
-
-        cache.store(key, tools)
-    return tools
+            return cache.cached(path, build, max_items=settings.max_items)
+    return build()
 
 
 def base_scope(settings: Settings) -> Scope:

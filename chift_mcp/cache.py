@@ -3,7 +3,7 @@
 Building 220 tool specs from the 1.8 MB spec takes ~70 ms; reading them back takes a few. The key
 covers everything the result depends on: this package's version and factory modules, the spec
 file (size and modification time) and ``max_items``. Anything unexpected (unwritable directory,
-corrupt or foreign file) means a rebuild, never an error. ``CHIFT_MCP_CACHE=off`` disables it.
+corrupt or foreign file) means a rebuild, never an error.
 """
 
 from __future__ import annotations
@@ -13,8 +13,11 @@ import logging
 import os
 import pickle
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 logger = logging.getLogger("chift_mcp.cache")
 _FACTORY_MODULES = ("spec.py", "operations.py", "schemas.py", "toolset.py", "cache.py")
@@ -24,10 +27,6 @@ _FORMAT = 1
 def cache_dir() -> Path:
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(base) / "chift-mcp"
-
-
-def enabled() -> bool:
-    return os.environ.get("CHIFT_MCP_CACHE", "on").lower() not in ("off", "0", "false", "no")
 
 
 def key_for(spec_file: Path, **inputs: Any) -> str:
@@ -44,9 +43,17 @@ def _stamp(path: Path) -> str:
     return f"{path}:{stat.st_size}:{stat.st_mtime_ns}"
 
 
+def cached(spec_file: Path, build: Callable[[], T], **inputs: Any) -> T:
+    """``build()``'s result for these inputs, from the cache when a previous run stored it."""
+    key = key_for(spec_file, **inputs)
+    value = load(key)
+    if value is None:
+        value = build()
+        store(key, value)
+    return value  # type: ignore[no-any-return]
+
+
 def load(key: str) -> Any:
-    if not enabled():
-        return None
     path = cache_dir() / f"tools-{key}.pickle"
     try:
         with path.open("rb") as f:
@@ -59,8 +66,6 @@ def load(key: str) -> Any:
 
 
 def store(key: str, value: Any) -> None:
-    if not enabled():
-        return
     directory = cache_dir()
     try:
         directory.mkdir(parents=True, exist_ok=True)

@@ -19,6 +19,7 @@ from typing import Any
 from chift_mcp.errors import ArgumentError, ScopeError
 from chift_mcp.operations import DOMAINS, KINDS
 from chift_mcp.registry import Registry, ToolResult
+from chift_mcp.schemas import shorten
 from chift_mcp.toolset import DISCOVERY_DOMAIN, Scope, ToolSpec, local_tool
 
 # Words an agent uses for the same thing; both sides are indexed.
@@ -133,7 +134,7 @@ class OperationIndex:
 
 def discovery_tools(registry: Registry) -> list[ToolSpec]:
     """The three discovery tools over ``registry``; they see and call what the caller's scope allows."""
-    indexes: dict[Scope, OperationIndex] = {}
+    indexes: dict[tuple[Scope, int], OperationIndex] = {}
 
     def callable_tools(scope: Scope) -> list[ToolSpec]:
         direct = scope.with_mode("tools")
@@ -161,7 +162,8 @@ def discovery_tools(registry: Registry) -> list[ToolSpec]:
             raise ArgumentError("give a query, a domain or a kind", field="query")
         return {
             "operations": [
-                {"name": t.name, "kind": t.kind, "summary": t.description} for _, t in hits[:limit]
+                {"name": t.name, "kind": t.kind, "summary": shorten(t.description, 110)}
+                for _, t in hits[:limit]
             ],
             "total": len(hits),
             "next": "describe_operation(name) for its arguments, then call_operation(name, arguments)",
@@ -181,7 +183,8 @@ def discovery_tools(registry: Registry) -> list[ToolSpec]:
 
     async def call(args: dict[str, Any], scope: Scope) -> ToolResult:
         name = args["name"]
-        if registry.get(name) is not None and registry.get(name).operation is None:  # type: ignore[union-attr]
+        target = registry.get(name)
+        if target is not None and target.operation is None:
             raise ScopeError(f"{name} is not an operation", hint="find_operations lists the operations")
         return await registry.call(name, args.get("arguments") or {}, scope.with_mode("tools"))
 

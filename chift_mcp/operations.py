@@ -7,7 +7,7 @@ schema and whether it pages with ``page``/``size``. It knows nothing of MCP.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from chift_mcp.spec import Spec
@@ -93,20 +93,11 @@ class Operation:
     deprecated: bool = False
     returns: str = ""  # what a success answer holds, in a line: "page of {id, name, ...}"
     returns_list: bool = False  # the answer is a list, or a page {items, total} of them
-    extra: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
 
     @property
     def consumer_scoped(self) -> bool:
         """True when the path is under ``/consumers/{consumer_id}``: one end customer's data."""
         return self.path == CONSUMER_PREFIX or self.path.startswith(CONSUMER_PREFIX + "/")
-
-    @property
-    def unified(self) -> bool:
-        return self.domain in UNIFIED_DOMAINS
-
-    @property
-    def reads_only(self) -> bool:
-        return self.kind == "get"
 
 
 def domain_of(path: str) -> str | None:

@@ -76,13 +76,14 @@ class Registry:
         upstream: Upstream,
         *,
         max_items: int = 1000,
-        max_result_chars: int = 60_000,
+        max_result_chars: int = 40_000,
     ) -> None:
         self._tools = {tool.name: tool for tool in tools}
         self.upstream = upstream
         self.max_items = max_items
         self.max_result_chars = max_result_chars
         self._views: dict[Scope, list[ToolSpec]] = {}
+        self.version = 0  # bumped when a tool is added: per-scope caches elsewhere key on it
         self._validators: dict[tuple[str, bool], Validator] = {}
 
     # ------------------------------------------------------------------ listing
@@ -95,6 +96,7 @@ class Registry:
         """Register a local tool (or replace one of the same name)."""
         self._tools[tool.name] = tool
         self._views.clear()
+        self.version += 1
         self._validators = {k: v for k, v in self._validators.items() if k[0] != tool.name}
 
     def get(self, name: str) -> ToolSpec | None:

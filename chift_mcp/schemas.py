@@ -101,7 +101,7 @@ _SENTENCE_END = re.compile(r"(?<![eE]\.g)(?<![iI]\.e)(?<=[a-zA-Z0-9)\]`'\"])\.(?
 
 
 def compact(
-    schema: Any, *, name: str = "", depth: int = 0, required: bool = True, limits: tuple[int, ...] = (110, 90)
+    schema: Any, *, name: str = "", depth: int = 0, limits: tuple[int, ...] = (110, 90)
 ) -> dict[str, Any]:
     """Return a compact copy of a resolved schema (never mutates its input).
 
@@ -139,10 +139,7 @@ def compact(
     if isinstance(properties, dict):
         needed = [r for r in schema.get("required", []) if r in properties]
         out["type"] = "object"
-        out["properties"] = {
-            key: compact(value, name=key, required=key in needed, **nested)
-            for key, value in properties.items()
-        }
+        out["properties"] = {key: compact(value, name=key, **nested) for key, value in properties.items()}
         if needed:
             out["required"] = needed
     extra = schema.get("additionalProperties")
@@ -150,7 +147,7 @@ def compact(
         out["type"] = "object"
         out["additionalProperties"] = compact(extra, **nested)
     if "items" in schema:
-        out["items"] = compact(schema["items"], required=required, depth=depth, limits=limits)
+        out["items"] = compact(schema["items"], depth=depth, limits=limits)
         out["type"] = "array"
     if "type" not in out and "anyOf" not in out:
         out["type"] = _infer_type(schema)

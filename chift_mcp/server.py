@@ -21,12 +21,22 @@ from chift_mcp.toolset import Scope, ToolSpec
 
 logger = logging.getLogger("chift_mcp.server")
 
-INSTRUCTIONS = (
-    "Tools for the Chift unified API: one per endpoint, named <domain>_<verb>_<resource>. "
-    "Most work on one consumer (an end customer): find it with consumers_get_consumers and its "
-    "active connections with connections_get_connections unless the server is bound to one. "
-    "List tools take limit and offset; errors say what to fix and whether a retry helps."
-)
+INSTRUCTIONS = {
+    "tools": (
+        "Tools for the Chift unified API: one per endpoint, named <domain>_<verb>_<resource>. "
+        "Most work on one consumer (an end customer): find it with consumers_get_consumers and its "
+        "active connections with connections_get_connections unless the server is bound to one. "
+        "List tools take limit and offset; read tools take fields (keys to keep, dotted for nested ones). "
+        "Errors say what to fix and whether a retry helps."
+    ),
+    "discovery": (
+        "The Chift unified API through three tools: find_operations (search what you may call), "
+        "describe_operation (its arguments and answer) and call_operation (run it). Most operations work "
+        "on one consumer (an end customer): find it with consumers_get_consumers and its active connections "
+        "with connections_get_connections unless the server is bound to one. Errors say what to fix and "
+        "whether a retry helps."
+    ),
+}
 
 
 def mcp_tool(tool: ToolSpec) -> types.Tool:
@@ -65,7 +75,7 @@ def build_server(
     ``scope_for(ctx)`` is given: a door that knows more about the caller (an HTTP bearer token)
     narrows it there. Tool lists are converted once per scope and cached.
     """
-    listed: dict[Scope, list[types.Tool]] = {}
+    listed: dict[tuple[Scope, int], list[types.Tool]] = {}
 
     async def scope_of(ctx: Any) -> Scope:
         return await scope_for(ctx) if scope_for is not None else await scopes.current()
@@ -117,7 +127,7 @@ def build_server(
         name,
         version=__version__,
         title="Chift",
-        instructions=INSTRUCTIONS,
+        instructions=INSTRUCTIONS.get(scopes.base.mode, INSTRUCTIONS["tools"]),
         lifespan=lifespan,
         on_list_tools=list_tools,
         on_call_tool=call_tool,

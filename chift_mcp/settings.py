@@ -70,7 +70,9 @@ class Settings(BaseSettings):
     )
     max_items: int = Field(1000, ge=1, description="Upper bound for a list tool's limit.")
     max_result_chars: int = Field(
-        60_000, ge=1000, description="Results longer than this (JSON characters) are cut at an item boundary."
+        40_000,
+        ge=1000,
+        description="Results longer than this (JSON characters, ~13k tokens) are cut at an item boundary.",
     )
     connections_ttl: float = Field(
         300.0, ge=0, description="Seconds to cache a bound consumer's connections."

@@ -182,10 +182,9 @@ _CHOOSE = {
     "invoicing_get_invoices": "Invoices as issued in the invoicing software; booked accounting entries: accounting_get_invoices_by_type",
     "accounting_get_outstandings": "Use for what clients owe and what is owed to suppliers (open items)",
     "accounting_create_invoice": "For sale/purchase invoices; other entries: accounting_create_generic_journal_entry",
-    "accounting_create_generic_journal_entry": "For any balanced entry; invoices: accounting_create_invoice, bank/cash: accounting_create_financial_entries",
+    "accounting_create_generic_journal_entry": "For any balanced entry, miscellaneous ones included; invoices: accounting_create_invoice, bank/cash: accounting_create_financial_entries",
     "accounting_create_financial_entries": "For bank/cash journals; invoices: accounting_create_invoice",
-    "accounting_create_miscellaneous_operation": "For entries in a miscellaneous journal; any journal: accounting_create_generic_journal_entry",
-    "accounting_match_entries": "One set of entries; several sets in one call: accounting_match_entries_multiple",
+    "accounting_create_miscellaneous_operation": "Prefer accounting_create_generic_journal_entry",
     "pos_get_orders": "Individual orders; totals per period: pos_get_sales",
     "pos_get_sales": "Totals per period; individual orders: pos_get_orders",
 }
@@ -206,20 +205,54 @@ def _siblings(op_id: str, all_ids: set[str]) -> str | None:
     return None
 
 
+_WORDS = re.compile(r"[a-z]+")
+_FILLER_WORDS = frozenset(
+    [
+        "a",
+        "an",
+        "the",
+        "of",
+        "for",
+        "to",
+        "in",
+        "on",
+        "by",
+        "one",
+        "all",
+        "get",
+        "retrieve",
+        "list",
+        "returns",
+        "return",
+    ]
+)
+
+
 def describe(op: Operation, all_ids: set[str] | None = None) -> str:
     """What the tool does and returns, in a sentence or two a model can choose by."""
     text = shorten(op.description, 130) if op.description else ""
-    if text and not text[0].isupper():
-        # "payable_type is mandatory ...": a note, not a description; lead with the summary.
-        text = f"{shorten(op.summary, 100)}. {text}"
+    summary = shorten(op.summary, 100)
+    if text and summary and (not _covers(text, summary) or not text[0].isupper()):
+        # "One page of them, the latest changed first" or "payable_type is mandatory...": the
+        # description alone does not say what the operation is; lead with the summary.
+        text = f"{summary}. {text[0].upper()}{text[1:]}" if text[0].isupper() else f"{summary}. {text}"
     if not text:
-        text = shorten(op.summary, 130)
+        text = summary or op.id.replace("_", " ")
         # A bare summary ("Get Catalog") needs its context to be chosen by.
         tags = [re.sub(r"(?<=[a-z])(?=[A-Z])", " ", t) for t in op.tags]  # "TaxCodes" -> "Tax Codes"
         context = " ".join(dict.fromkeys(t for t in tags if t.lower() not in text.lower()))
         text = f"{text} ({context or op.domain.replace('_', ' ')})"
+    if op.deprecated and "deprecated" not in text.lower():
+        text = "Deprecated. " + text
     hints = [h for h in (_CHOOSE.get(op.id), _siblings(op.id, all_ids or set())) if h]
-    return ". ".join([text, *hints]) + "."
+    return ". ".join([text.rstrip("."), *hints]) + "."
+
+
+def _covers(text: str, summary: str) -> bool:
+    """Whether ``text`` already says what ``summary`` says (most of its content words appear)."""
+    words = {w.rstrip("s") for w in _WORDS.findall(summary.lower()) if w not in _FILLER_WORDS}
+    found = {w.rstrip("s") for w in _WORDS.findall(text.lower())}
+    return not words or len(words & found) * 2 >= len(words)
 
 
 def input_schema(op: Operation, *, max_items: int = 1000) -> tuple[dict[str, Any], dict[str, Arg]]:
