@@ -71,14 +71,37 @@ def model_label(name_or_path: str) -> str:
 
 
 class SentenceTransformerEmbedder:
-    """A sentence-transformers model on the CPU, loaded on first use and kept."""
+    """A sentence-transformers model on the CPU, loaded on first use and kept.
 
-    def __init__(self, name_or_path: str = DEFAULT_MODEL, *, device: str = "cpu") -> None:
+    Questions asked before the model is loaded (a server or CLI that only queries) go through
+    :mod:`search_index.fastquery` when the model is a local BERT-style directory: the same vector
+    without importing torch. ``fast_queries=False`` always uses sentence-transformers.
+    """
+
+    def __init__(
+        self, name_or_path: str = DEFAULT_MODEL, *, device: str = "cpu", fast_queries: bool = True
+    ) -> None:
         self.name = model_label(name_or_path)
         self._source = name_or_path
         self._device = device
         self._model: Any = None
         self._lock = threading.Lock()
+        self._fast: Any = None
+        self._fast_checked = not fast_queries
+
+    def fast_encoder(self) -> Any:
+        """The NumPy question encoder for this model, or None when it does not apply."""
+        if not self._fast_checked:
+            with self._lock:
+                if not self._fast_checked:
+                    location = Path(resolve_model(self._source))
+                    if location.is_dir():
+                        from search_index.fastquery import NumpyBertQuery
+
+                        self._fast = NumpyBertQuery.from_dir(location)
+                    logger.info("question encoder for %s: %s", self.name, "numpy" if self._fast else "torch")
+                    self._fast_checked = True
+        return self._fast
 
     def load(self) -> Any:
         if self._model is None:
@@ -93,6 +116,9 @@ class SentenceTransformerEmbedder:
 
     @property
     def dim(self) -> int:
+        fast = self.fast_encoder() if self._model is None else None
+        if fast is not None:
+            return int(fast.dim)
         model = self.load()
         dim = model.get_embedding_dimension()
         if not dim:
@@ -111,6 +137,9 @@ class SentenceTransformerEmbedder:
         return vectors.astype("float32", copy=False)
 
     def query(self, text: str) -> np.ndarray:
+        fast = self.fast_encoder() if self._model is None else None
+        if fast is not None:
+            return fast.encode(text)
         model = self.load()
         vector = model.encode_query(
             [text], normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False

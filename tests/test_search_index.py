@@ -296,3 +296,46 @@ def test_cli_query_on_a_missing_index_fails_with_one_line(
 def test_cli_query_checks_its_arguments(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert index_cli.main(["query", "--index", str(tmp_path), "--k", "0", "q"]) == 2
     assert index_cli.main(["query", "--index", str(tmp_path)]) == 2
+
+
+# ----------------------------------------------------------------------------- torch-free questions
+
+
+def _model_dir(
+    tmp_path: Path, modules: list[str], pooling: dict[str, bool], model_type: str = "bert"
+) -> Path:
+    path = tmp_path / "model"
+    (path / "1_Pooling").mkdir(parents=True)
+    (path / "modules.json").write_text(
+        json.dumps([{"type": t, "path": "1_Pooling" if "Pooling" in t else ""} for t in modules])
+    )
+    (path / "1_Pooling" / "config.json").write_text(json.dumps(pooling))
+    (path / "config.json").write_text(json.dumps({"model_type": model_type, "hidden_act": "gelu"}))
+    return path
+
+
+@pytest.mark.parametrize(
+    ("modules", "pooling", "model_type"),
+    [
+        (["Transformer", "Pooling", "Normalize"], {"pooling_mode_cls_token": True}, "bert"),
+        (["Transformer", "Pooling"], {"pooling_mode_mean_tokens": True}, "xlm-roberta"),
+        (["Transformer", "Pooling", "Dense"], {"pooling_mode_mean_tokens": True}, "bert"),
+        (["Transformer", "Pooling"], {"pooling_mode_mean_tokens": True}, "bert"),  # no weights, no tokenizer
+    ],
+)
+def test_numpy_questions_only_for_pipelines_they_reproduce(
+    tmp_path: Path, modules: list[str], pooling: dict[str, bool], model_type: str
+) -> None:
+    from search_index.fastquery import NumpyBertQuery
+
+    full = [f"sentence_transformers.models.{m}" for m in modules]
+    assert NumpyBertQuery.from_dir(_model_dir(tmp_path, full, pooling, model_type)) is None
+    assert NumpyBertQuery.from_dir(tmp_path / "missing") is None
+
+
+def test_an_index_uri_works_like_a_path(corpus_file: Path, tmp_path: Path, embedder: HashEmbedder) -> None:
+    """Object-store URIs (s3://, gs://, az://) go to LanceDB as they are; file:// takes the same road."""
+    uri = f"file://{tmp_path}/shared-index"
+    assert not build_index(corpus_file, uri, embedder=embedder).skipped
+    assert build_index(corpus_file, uri, embedder=embedder).skipped
+    assert SearchIndex.open(uri, embedder=embedder).search("Zelty", 1)[0].title == "Zelty"
