@@ -141,9 +141,10 @@ def discovery_tools(registry: Registry) -> list[ToolSpec]:
         return [t for t in registry.tools(direct) if t.operation is not None]
 
     def index_for(scope: Scope) -> OperationIndex:
-        index = indexes.get(scope.view)
+        key = (scope.view, registry.version)
+        index = indexes.get(key)
         if index is None:
-            index = indexes[scope.view] = OperationIndex(callable_tools(scope))
+            index = indexes[key] = OperationIndex(callable_tools(scope))
         return index
 
     async def find(args: dict[str, Any], scope: Scope) -> Any:

@@ -176,7 +176,7 @@ def _operation(
     request_body = spec.resolve(raw.get("requestBody"))
     if request_body:
         content = request_body.get("content", {})
-        media = content.get("application/json") or next(iter(content.values()), {})
+        media: dict[str, Any] = content.get("application/json") or next(iter(content.values()), {})
         body = spec.resolve(media.get("schema")) or {"type": "object"}
         body_required = bool(request_body.get("required"))
     response = _success_schema(spec, raw.get("responses", {}))

@@ -132,20 +132,22 @@ def compact(
     text = essentials(_clean(schema.get("description", ""), out), limit)
     if text and not _repeats_name(text, name):
         out["description"] = text
-    nested = {"depth": depth + 1, "limits": limits}
+    below = depth + 1
     if "anyOf" in schema:
-        out["anyOf"] = [compact(m, **nested) for m in schema["anyOf"]]
+        out["anyOf"] = [compact(m, depth=below, limits=limits) for m in schema["anyOf"]]
     properties = schema.get("properties")
     if isinstance(properties, dict):
         needed = [r for r in schema.get("required", []) if r in properties]
         out["type"] = "object"
-        out["properties"] = {key: compact(value, name=key, **nested) for key, value in properties.items()}
+        out["properties"] = {
+            key: compact(value, name=key, depth=below, limits=limits) for key, value in properties.items()
+        }
         if needed:
             out["required"] = needed
     extra = schema.get("additionalProperties")
     if isinstance(extra, dict) and extra:
         out["type"] = "object"
-        out["additionalProperties"] = compact(extra, **nested)
+        out["additionalProperties"] = compact(extra, depth=below, limits=limits)
     if "items" in schema:
         out["items"] = compact(schema["items"], depth=depth, limits=limits)
         out["type"] = "array"
@@ -165,14 +167,12 @@ def _collapse(schema: dict[str, Any]) -> dict[str, Any]:
         members = [m for m in schema.pop(key) if not _is_null(m)]
         if len(members) == 1:
             inner = _collapse(members[0])
-            merged = {**inner, **{k: v for k, v in schema.items() if k in ("description",) and v}}
-            if "description" not in merged and inner.get("description"):
-                merged["description"] = inner["description"]
-            return merged
+            outer_text = schema.get("description")
+            return {**inner, "description": outer_text} if outer_text else inner
         if members:
             schema["anyOf"] = members
     if "allOf" in schema:
-        merged: dict[str, Any] = {}
+        merged: dict[str, Any] = {}  # allOf members folded into one object
         for member in schema.pop("allOf"):
             member = _collapse(member)
             props = {**merged.get("properties", {}), **member.get("properties", {})}

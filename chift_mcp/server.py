@@ -82,9 +82,10 @@ def build_server(
 
     async def list_tools(ctx: Any, params: types.PaginatedRequestParams | None) -> types.ListToolsResult:
         scope = await scope_of(ctx)
-        tools = listed.get(scope.view)
+        key = (scope.view, registry.version)
+        tools = listed.get(key)
         if tools is None:
-            tools = listed[scope.view] = [mcp_tool(tool) for tool in registry.tools(scope)]
+            tools = listed[key] = [mcp_tool(tool) for tool in registry.tools(scope)]
         return types.ListToolsResult(tools=tools)
 
     async def call_tool(ctx: Any, params: types.CallToolRequestParams) -> types.CallToolResult:

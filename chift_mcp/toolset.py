@@ -264,12 +264,12 @@ def input_schema(op: Operation, *, max_items: int = 1000) -> tuple[dict[str, Any
         if op.paginated and param.location == "query" and param.name in _HIDDEN_QUERY:
             continue
         arg = _arg_name(param.name, param.location)
-        schema = compact({**param.schema, "description": param.description}, name=param.name)
+        prop = compact({**param.schema, "description": param.description}, name=param.name)
         if param.name in _SHARED_PARAM_TEXT:
-            schema["description"] = _SHARED_PARAM_TEXT[param.name]
+            prop["description"] = _SHARED_PARAM_TEXT[param.name]
         if param.name == CONSUMER_ARG:
-            schema = {"type": "string"}
-        properties[arg] = schema
+            prop = {"type": "string"}
+        properties[arg] = prop
         args[arg] = Arg(param.location, param.name)
         if param.required:
             required.append(arg)

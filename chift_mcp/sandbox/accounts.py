@@ -41,7 +41,7 @@ class AccountRoutes:
 
     def _schema(self, call: Call) -> dict[str, Any]:
         return (
-            call.info.item_schema
+            (call.info.item_schema or {})
             if call.info.schema and call.info.schema.get("type") == "array"
             else (call.info.schema or {})
         )

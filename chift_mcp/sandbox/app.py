@@ -128,9 +128,9 @@ class Sandbox:
                     action.status or 503, dumps(action.error_body()), False, headers=_retry_after(action)
                 )
             else:
-                body = await request.body()
+                raw = await request.body()
                 if route.operation_id in TOKEN_OPERATIONS:
-                    outcome = self._token(route, raw_path, body)
+                    outcome = self._token(route, raw_path, raw)
                 else:
                     outcome = self.engine.handle(
                         route,
@@ -138,7 +138,7 @@ class Sandbox:
                         request.query_params,
                         entry["query"],
                         request.headers,
-                        body,
+                        raw,
                         path,
                         use_cache=request_id is None,
                     )

@@ -96,7 +96,9 @@ def _mix(a: int, b: int) -> int:
 
 def _nullable(schema: Any) -> bool:
     branches = schema.get("anyOf") if isinstance(schema, dict) else None
-    return bool(branches) and any(isinstance(b, dict) and b.get("type") == "null" for b in branches)
+    return isinstance(branches, list) and any(
+        isinstance(b, dict) and b.get("type") == "null" for b in branches
+    )
 
 
 def _kind_of(value: Any) -> str:

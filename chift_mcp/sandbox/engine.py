@@ -439,7 +439,7 @@ def _overlay(item: Any, schema: dict[str, Any], filters: dict[str, Any]) -> Any:
             field_name = name.removeprefix("include_").removesuffix("_info").removesuffix("_details")
             for candidate in (field_name, field_name + "s", field_name.split("_")[-1]):
                 if candidate in props:
-                    empty = [] if is_valid(props[candidate], []) else None
+                    empty: list[Any] | None = [] if is_valid(props[candidate], []) else None
                     if is_valid(props[candidate], empty):
                         item[candidate] = empty
         elif name in props and is_valid(props[name], value):

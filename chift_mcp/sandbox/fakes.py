@@ -10,7 +10,7 @@ import hashlib
 import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import TypeVar
+from typing import TypeVar, cast
 
 T = TypeVar("T")
 
@@ -357,7 +357,7 @@ def persona(key: str) -> Persona:
     legal = str(draw.pick(info["legal"]))
     company = f"{last} {activity} {legal}"
     domain = f"{slug(last)}-{slug(activity)}.{info['tld'][0]}"
-    city, postal = draw.pick(info["cities"])  # type: ignore[misc]
+    city, postal = cast("tuple[str, str]", draw.pick(info["cities"]))
     phone_prefix, mobile_prefix = info["phone"]
     digits9 = draw.digits(9)
     vat = {
