@@ -69,7 +69,7 @@ class SearchService:
         self._opener = opener or self._open
         self._builder = builder or self._build
         self._lock = threading.Lock()
-        self._ready = threading.Event()
+        self._changed = threading.Condition(self._lock)  # notified on every state change
         self._thread: threading.Thread | None = None
         self._index: Any = None
         self.state = "idle"  # idle, loading, building, ready, failed
@@ -90,7 +90,6 @@ class SearchService:
                 return
             self.state, self.error = "loading", None
             self._started_at = time.monotonic()
-            self._ready.clear()
             self._thread = threading.Thread(target=self._run, name="chift-search-index", daemon=True)
             self._thread.start()
 
@@ -100,22 +99,26 @@ class SearchService:
                 index = self._opener()
             except LookupError:  # search_index.IndexMissing
                 logger.warning("no docs index at %s: building it from %s", self.index_uri, self.source)
-                with self._lock:
-                    self.state = "building"
+                self._set(state="building")
                 self._builder(self._report)
-                with self._lock:
-                    self.state = "loading"
+                self._set(state="loading")
                 index = self._opener()
         except Exception as exc:
             logger.warning("docs search unavailable: %s", exc)
-            with self._lock:
-                self.state, self.error, self._failed_at = "failed", str(exc), time.monotonic()
-            self._ready.set()
+            self._set(state="failed", error=str(exc), _failed_at=time.monotonic())
             return
-        with self._lock:
-            self._index, self.state = index, "ready"
+        self._set(state="ready", _index=index)
         logger.info("docs search ready (%s)", self.index_uri)
-        self._ready.set()
+
+    def _set(self, **changes: Any) -> None:
+        with self._changed:
+            for name, value in changes.items():
+                setattr(self, name, value)
+            self._changed.notify_all()
+
+    def _wait_while_loading(self, timeout: float) -> None:
+        with self._changed:
+            self._changed.wait_for(lambda: self.state != "loading", timeout)
 
     def _report(self, stage: str, done: int, total: int) -> None:
         self.progress = (stage, done, total)
@@ -153,8 +156,9 @@ class SearchService:
 
         self.start()
         if self.state == "loading":
-            # Opening an existing index takes seconds: wait for it rather than fail the call.
-            await anyio.to_thread.run_sync(self._ready.wait, LOAD_WAIT)
+            # Opening an existing index takes seconds: wait for it rather than fail the call (a
+            # missing index turns "loading" into "building", which answers at once).
+            await anyio.to_thread.run_sync(self._wait_while_loading, LOAD_WAIT)
         if self.state != "ready":
             raise self._unavailable()
         from search_index import BadSection
