@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 import chift_mcp
 
@@ -32,6 +35,10 @@ def test_startup_path_imports_nothing_it_does_not_need() -> None:
     assert json.loads(out.stdout) == []
 
 
+@pytest.mark.skipif(
+    any(importlib.util.find_spec(m) is None for m in ("lancedb", "sentence_transformers")),
+    reason="needs the [search] extra",
+)
 def test_startup_path_with_search_on_imports_no_search_stack(tmp_path: Path) -> None:
     """CHIFT_SEARCH=true registers search_chift without importing torch, transformers, LanceDB or
     sentence-transformers: the index opens in a worker thread once a door serves."""
