@@ -706,10 +706,10 @@ def run(settings: Settings, options: HttpOptions, *, sandbox: bool = False) -> i
         )
     )
     # Everything built so far (tool specs, schemas, the spec) lives as long as the process: out of
-    # the collector's way, full collections under load stay short (p99 halved in bench/http_load.py).
+    # the collector's way, full collections under load stay short.
     gc.collect()
     gc.freeze()
-    server.run()  # on uvloop and httptools (dependencies): 2.5x the calls/s of asyncio and h11
+    server.run()  # on uvloop and httptools (dependencies); with the freeze: see the README's A/B
     return 0 if server.started else 1
 
 
