@@ -33,6 +33,7 @@ def main() -> None:
         "all tools under /consumers/{consumer_id}": {"CHIFT_FUNCTION_CONFIG": everything},
         "accounting-only consumer (bound)": {"CHIFT_CONSUMER_ID": ACCOUNTING_CONSUMER},
         "read-only": {"CHIFT_READ_ONLY": "true"},
+        "discovery mode": {"CHIFT_TOOL_MODE": "discovery"},
     }
     for name, extra in cases.items():
         with tempfile.NamedTemporaryFile(suffix=".json") as dump:

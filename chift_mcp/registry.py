@@ -290,21 +290,28 @@ class Registry:
         """Drop empty values and keep the text under ``max_result_chars``.
 
         ``page``: the answer is a list (or a page of one), so a long one is cut at an item boundary;
-        ``paged``: the tool takes ``offset``, so the note can say where to continue.
+        ``paged``: the tool takes ``offset``, so the note can say where to continue. Each item is
+        encoded once; the text is joined from those pieces, whether it is cut or not.
         """
         data = prune(data)
         if isinstance(data, list):
             data = {"items": data, "total": len(data)}
         elif not isinstance(data, dict):
             data = {"result": data} if data is not None else {"result": "done"}
-        text = dumps(data)
-        if len(text) <= self.max_result_chars:
-            return ToolResult(text, data)
         items = data.get("items")
         if page and isinstance(items, list) and items:
-            shaped = self._cut_items(data, items, offset, paged)
+            encoded = [dumps(item) for item in items]
+            rest = {k: v for k, v in data.items() if k != "items"}
+            text = _page_text(encoded, rest)
+            if len(text) <= self.max_result_chars:
+                return ToolResult(text, {"items": items, **rest})
+            shaped = self._cut_items(rest, items, encoded, offset, paged)
             if shaped is not None:
                 return shaped
+        else:
+            text = dumps(data)
+            if len(text) <= self.max_result_chars:
+                return ToolResult(text, data)
         cut = text[: self.max_result_chars - 300]
         note = (
             f"[cut: the answer has {len(text)} characters, over the {self.max_result_chars} limit. "
@@ -313,26 +320,28 @@ class Registry:
         return ToolResult(cut + "\n" + note, None)
 
     def _cut_items(
-        self, data: dict[str, Any], items: list[Any], offset: int, paged: bool
+        self, rest: dict[str, Any], items: list[Any], encoded: list[str], offset: int, paged: bool
     ) -> ToolResult | None:
-        lo, hi = 0, len(items)
-        while lo < hi:  # the largest k whose text fits
-            mid = (lo + hi + 1) // 2
-            if len(dumps(self._truncated(data, items, mid, offset, paged))) <= self.max_result_chars:
-                lo = mid
-            else:
-                hi = mid - 1
-        if lo == 0:
-            return None  # not even one item fits: the caller cuts the text and suggests fields
-        shaped = self._truncated(data, items, lo, offset, paged)
-        return ToolResult(dumps(shaped), shaped)
+        """The most items whose text fits, from each item's encoded length."""
+        total = rest.get("total") if isinstance(rest.get("total"), int) else len(items)
+        keep, size = 0, len(_page_text([], self._truncation(rest, 0, total, offset, paged)))
+        for piece in encoded:
+            size += len(piece) + 1  # the item and its comma
+            if size > self.max_result_chars:
+                break
+            keep += 1
+        while keep > 0:  # the note's numbers may be a few digits longer than in the frame
+            tail = self._truncation(rest, keep, total, offset, paged)
+            text = _page_text(encoded[:keep], tail)
+            if len(text) <= self.max_result_chars:
+                return ToolResult(text, {"items": items[:keep], **tail})
+            keep -= 1
+        return None  # not even one item fits: the caller cuts the text and suggests fields
 
     @staticmethod
-    def _truncated(
-        data: dict[str, Any], items: list[Any], keep: int, offset: int, paged: bool
-    ) -> dict[str, Any]:
-        total = data.get("total") if isinstance(data.get("total"), int) else len(items)
-        out = {**data, "items": items[:keep], "truncated": True}
+    def _truncation(rest: dict[str, Any], keep: int, total: int, offset: int, paged: bool) -> dict[str, Any]:
+        """The fields that follow the items in a cut answer: what was kept and how to go on."""
+        out = {**rest, "truncated": True}
         narrow = "fields=[...] keeps only the keys you need; filters (dates, ids) narrow the list"
         if paged:
             out["next_offset"] = offset + keep
@@ -345,6 +354,12 @@ class Registry:
                 f"showing {keep} of {total} items: the full answer is too long for one result. Ask for less: {narrow}."
             )
         return out
+
+
+def _page_text(encoded_items: list[str], rest: dict[str, Any]) -> str:
+    """``dumps({"items": [...], **rest})`` from items already encoded."""
+    tail = dumps(rest)
+    return '{"items":[' + ",".join(encoded_items) + "]" + ("," + tail[1:] if len(tail) > 2 else "}")
 
 
 def select(data: Any, paths: list[str], *, page: bool = False) -> Any:

@@ -356,3 +356,16 @@ def test_a_long_list_from_a_tool_without_offset_is_cut_without_promising_an_offs
     assert data["truncated"] and "offset" not in data["note"] and "next_offset" not in data
     huge = reg.shape([{"id": 1, "blob": "y" * 5000}], page=True)
     assert huge.structured is None and "fields=[...]" in huge.text and len(huge.text) <= 1000
+
+
+def test_text_and_structured_content_say_the_same_whether_cut_or_not(tools: list[ToolSpec]) -> None:
+    reg = registry(tools, FakeUpstream(), max_result_chars=3000)
+    items = [{"id": i, "name": f"n{i}", "tags": [], "nested": {"a": None, "b": i}} for i in range(200)]
+    for data, paged in (
+        (items[:5], False),
+        (items, False),
+        ({"items": items, "total": 900, "offset": 0}, True),
+    ):
+        result = reg.shape(data, page=True, paged=paged)
+        assert json.loads(result.text) == result.structured
+        assert len(result.text) <= 3000 and list(result.structured)[0] == "items"
