@@ -62,7 +62,7 @@ def check_tool_names(settings: Settings, tools: list[ToolSpec]) -> None:
 
     known = {t.name for t in tools} | {"search_chift"}
     for which in ("tools", "exclude_tools"):
-        for name in settings.tool_names(which):  # type: ignore[arg-type]
+        for name in settings.tool_names(which):
             if name not in known:
                 close = difflib.get_close_matches(name, known, n=1)
                 hint = f" (did you mean {close[0]}?)" if close else ""

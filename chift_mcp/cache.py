@@ -50,7 +50,7 @@ def cached(spec_file: Path, build: Callable[[], T], **inputs: Any) -> T:
     if value is None:
         value = build()
         store(key, value)
-    return value  # type: ignore[no-any-return]
+    return value
 
 
 def load(key: str) -> Any:

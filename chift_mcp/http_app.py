@@ -701,7 +701,7 @@ def run(settings: Settings, options: HttpOptions, *, sandbox: bool = False) -> i
             log_config=config,
             access_log=False,  # its lines carry query strings; AccessLog writes ours
             server_header=False,
-            timeout_graceful_shutdown=options.shutdown_timeout,
+            timeout_graceful_shutdown=max(1, round(options.shutdown_timeout)),
             lifespan="on",
         )
     )

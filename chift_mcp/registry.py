@@ -323,7 +323,8 @@ class Registry:
         self, rest: dict[str, Any], items: list[Any], encoded: list[str], offset: int, paged: bool
     ) -> ToolResult | None:
         """The most items whose text fits, from each item's encoded length."""
-        total = rest.get("total") if isinstance(rest.get("total"), int) else len(items)
+        given = rest.get("total")
+        total = given if isinstance(given, int) else len(items)
         keep, size = 0, len(_page_text([], self._truncation(rest, 0, total, offset, paged)))
         for piece in encoded:
             size += len(piece) + 1  # the item and its comma

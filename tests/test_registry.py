@@ -368,4 +368,4 @@ def test_text_and_structured_content_say_the_same_whether_cut_or_not(tools: list
     ):
         result = reg.shape(data, page=True, paged=paged)
         assert json.loads(result.text) == result.structured
-        assert len(result.text) <= 3000 and list(result.structured)[0] == "items"
+        assert len(result.text) <= 3000 and next(iter(result.structured)) == "items"
