@@ -19,25 +19,6 @@ PROBE = Path(os.environ.get("MCP_PROBE", ROOT.parent / "shared" / "tools" / "mcp
 SERVER = [sys.executable, "-m", "chift_mcp"]
 DEMO_CONSUMER = "11111111-1111-4111-8111-111111111111"
 ACCOUNTING_CONSUMER = "22222222-2222-4222-8222-222222222222"
-ALL_CONSUMER_DOMAINS = {
-    d: ["get", "create", "update", "delete"]
-    for d in (
-        "accounting",
-        "invoicing",
-        "pos",
-        "ecommerce",
-        "pms",
-        "payment",
-        "banking",
-        "spend_management",
-        "consumers",
-        "connections",
-        "datalayer",
-        "syncs",
-        "datastores",
-        "issues",
-    )
-}
 
 
 def probe(cmd: list[str], env: dict[str, str], *probe_args: str) -> dict[str, Any]:
@@ -58,7 +39,6 @@ def median(values: list[float]) -> float:
 
 __all__ = [
     "ACCOUNTING_CONSUMER",
-    "ALL_CONSUMER_DOMAINS",
     "DEMO_CONSUMER",
     "SERVER",
     "median",

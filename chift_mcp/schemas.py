@@ -38,64 +38,12 @@ _FORBIDDEN = ("$ref", "$defs", "definitions", "$schema", "allOf", "oneOf", "not"
 # Words that add nothing to a property's name: a description made only of these and the name's own
 # words ("Total amount of the invoice" for ``total``) is dropped.
 _STOPWORDS = frozenset(
-    [
-        "a",
-        "an",
-        "the",
-        "of",
-        "for",
-        "to",
-        "in",
-        "on",
-        "by",
-        "is",
-        "are",
-        "be",
-        "this",
-        "that",
-        "its",
-        "it",
-        "with",
-        "and",
-        "or",
-        "as",
-        "at",
-        "from",
-        "which",
-        "id",
-        "ids",
-        "identifier",
-        "unique",
-        "technical",
-        "number",
-        "value",
-        "name",
-        "field",
-        "used",
-        "associated",
-        "related",
-        "given",
-        "system",
-        "software",
-        "accounting",
-        "invoice",
-        "entry",
-        "line",
-        "item",
-        "object",
-        "list",
-        "specific",
-        "record",
-        "instance",
-        "amount",
-        "total",
-        "code",
-        "type",
-        "date",
-        "flag",
-        "whether",
-        "if",
-    ]
+    """
+    a an the of for to in on by is are be this that its it with and or as at from which id
+    ids identifier unique technical number value name field used associated related given
+    system software accounting invoice entry line item object list specific record instance
+    amount total code type date flag whether if
+    """.split()
 )
 _SENTENCE_END = re.compile(r"(?<![eE]\.g)(?<![iI]\.e)(?<=[a-zA-Z0-9)\]`'\"])\.(?:\s|$|(?=[A-Z][a-z]))")
 

@@ -207,24 +207,9 @@ def _siblings(op_id: str, all_ids: set[str]) -> str | None:
 
 _WORDS = re.compile(r"[a-z]+")
 _FILLER_WORDS = frozenset(
-    [
-        "a",
-        "an",
-        "the",
-        "of",
-        "for",
-        "to",
-        "in",
-        "on",
-        "by",
-        "one",
-        "all",
-        "get",
-        "retrieve",
-        "list",
-        "returns",
-        "return",
-    ]
+    """
+    a an the of for to in on by one all get retrieve list returns return
+    """.split()
 )
 
 
