@@ -26,7 +26,7 @@ INSTRUCTIONS = {
         "Tools for the Chift unified API: one per endpoint, named <domain>_<verb>_<resource>. "
         "Most work on one consumer (an end customer): find it with consumers_get_consumers and its "
         "active connections with connections_get_connections unless the server is bound to one. "
-        "List tools take limit and offset; read tools take fields (keys to keep, dotted for nested ones). "
+        "List tools take limit and offset; tools that return objects take fields (keys to keep, dotted for nested ones). "
         "Errors say what to fix and whether a retry helps."
     ),
     "discovery": (

@@ -280,8 +280,8 @@ def input_schema(op: Operation, *, max_items: int = 1000) -> tuple[dict[str, Any
             args["body"] = Arg("body", "")
             if op.body_required:
                 required.append("body")
-    if op.kind == "get" and op.response is not None and "fields" not in properties:
-        # Keys to keep in each returned object; dotted paths reach nested ones ("partner.name").
+    if op.response is not None and "fields" not in properties:
+        # Keys to keep in the returned object(s); dotted paths reach nested ones ("partner.name").
         properties["fields"] = {"type": "array", "items": {"type": "string"}}
         args["fields"] = Arg("shape", "fields")
     schema: dict[str, Any] = {"type": "object", "properties": properties}

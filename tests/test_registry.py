@@ -369,3 +369,18 @@ def test_text_and_structured_content_say_the_same_whether_cut_or_not(tools: list
         result = reg.shape(data, page=True, paged=paged)
         assert json.loads(result.text) == result.structured
         assert len(result.text) <= 3000 and next(iter(result.structured)) == "items"
+
+
+async def test_fields_also_narrow_what_a_create_returns(tools: list[ToolSpec]) -> None:
+    up = FakeUpstream()
+    address = {
+        "address_type": "main",
+        "street": "Rue Haute 1",
+        "city": "Brussels",
+        "postal_code": "1000",
+        "country": "BE",
+    }
+    args = {"consumer_id": CONSUMER, "name": "ACME", "addresses": [address], "fields": ["id"]}
+    result = await registry(tools, up).call("accounting_create_client", args, SCOPE)
+    assert json.loads(result.text) == {"id": "new"}
+    assert "fields" not in up.requests[0]["json"]  # a shaping argument, never sent to Chift
