@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from chift_mcp.client import ChiftClient
+from chift_mcp.client import ChiftClient, transport_args
 from chift_mcp.errors import ChiftAPIError, ConfigError, UpstreamError
 from chift_mcp.toolset import parse_function_config
 
@@ -209,15 +209,7 @@ class PassThroughClient(ChiftClient):
 
     @classmethod
     def from_settings(cls, settings: Any, **kw: Any) -> PassThroughClient:
-        args: dict[str, Any] = {
-            "base_url": settings.url_base,
-            "timeout": settings.timeout,
-            "connect_timeout": settings.connect_timeout,
-            "max_retries": settings.max_retries,
-            "retry_budget": settings.retry_budget,
-        }
-        args.update(kw)
-        return cls(**args)
+        return cls(**{**transport_args(settings), **kw})
 
     async def get_token(self) -> str:
         token = CALLER_TOKEN.get()

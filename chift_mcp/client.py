@@ -42,6 +42,7 @@ from .errors import (
     InvalidResponseError,
     UnreachableError,
     UpstreamError,
+    field_path,
 )
 
 if TYPE_CHECKING:
@@ -213,16 +214,12 @@ class ChiftClient:
             raise ConfigError(f"Chift credentials missing: set {', '.join(missing)}.")
         assert settings.client_id and settings.client_secret and settings.account_id
         args: dict[str, Any] = {
-            "base_url": settings.url_base,
+            **transport_args(settings),
             "client_id": settings.client_id,
             "client_secret": settings.client_secret.get_secret_value(),
             "account_id": settings.account_id,
             "marketplace_id": settings.marketplace_id,
             "env_id": settings.env_id,
-            "timeout": settings.timeout,
-            "connect_timeout": settings.connect_timeout,
-            "max_retries": settings.max_retries,
-            "retry_budget": settings.retry_budget,
         }
         args.update(kw)
         return cls(**args)
@@ -705,6 +702,17 @@ class ChiftClient:
 # ------------------------------------------------------------------- helpers
 
 
+def transport_args(settings: Settings) -> dict[str, Any]:
+    """The connection settings every client built from :class:`Settings` shares."""
+    return {
+        "base_url": settings.url_base,
+        "timeout": settings.timeout,
+        "connect_timeout": settings.connect_timeout,
+        "max_retries": settings.max_retries,
+        "retry_budget": settings.retry_budget,
+    }
+
+
 def _replace_all(value: Any, secrets: list[str]) -> Any:
     if isinstance(value, str):
         for secret in secrets:
@@ -799,9 +807,7 @@ def _fields(detail: Any) -> list[str]:
         where = ""
         if loc and loc[0] in ("body", "query", "path", "header"):
             where = f" ({loc.pop(0)})"
-        name = ""
-        for part in loc:
-            name += f"[{part}]" if isinstance(part, int) else (f".{part}" if name else str(part))
+        name = field_path(loc)
         msg = item.get("msg")
         out.append(f"{name or 'request'}{where}: {msg}" if msg else f"{name or 'request'}{where}")
     return out

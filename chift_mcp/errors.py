@@ -19,7 +19,16 @@ argument names and the (public) API base URL, never from headers or credentials.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
+
+
+def field_path(parts: Iterable[Any]) -> str:
+    """``lines[0].amount`` from a location such as ``["lines", 0, "amount"]`` (jsonschema, pydantic)."""
+    out = ""
+    for part in parts:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
 
 
 class ChiftMCPError(Exception):

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import quote
 
-from chift_mcp.errors import ArgumentError, ScopeError, ToolError
+from chift_mcp.errors import ArgumentError, ScopeError, ToolError, field_path
 from chift_mcp.toolset import CONSUMER_ARG, Scope, ToolSpec
 
 if TYPE_CHECKING:
@@ -180,7 +180,7 @@ class Registry:
         error = _first_error(validator, args)
         if error is not None:
             missing = _missing_field(error)
-            field = missing or _field_path(error.absolute_path)
+            field = missing or field_path(error.absolute_path)
             message = (
                 f"missing required argument {missing}"
                 if missing
@@ -489,18 +489,11 @@ def _first_error(validator: Validator, args: Mapping[str, Any]) -> Any:
     return best_match(validator.iter_errors(dict(args)))
 
 
-def _field_path(path: Any) -> str:
-    out = ""
-    for part in path:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out
-
-
 def _missing_field(error: Any) -> str | None:
     if error.validator == "required":
         match = re.match(r"'([^']+)' is a required property", error.message)
         if match:
-            prefix = _field_path(error.absolute_path)
+            prefix = field_path(error.absolute_path)
             return f"{prefix}.{match.group(1)}" if prefix else match.group(1)
     return None
 
