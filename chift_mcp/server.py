@@ -27,14 +27,16 @@ INSTRUCTIONS = {
         "Most work on one consumer (an end customer): find it with consumers_get_consumers and its "
         "active connections with connections_get_connections unless the server is bound to one. "
         "List tools take limit and offset; tools that return objects take fields (keys to keep, dotted for nested ones). "
+        "Accounting tools take folder_id only when the connection has several folders (accounting_get_folders). "
         "Errors say what to fix and whether a retry helps."
     ),
     "discovery": (
         "The Chift unified API through three tools: find_operations (search what you may call), "
         "describe_operation (its arguments and answer) and call_operation (run it). Most operations work "
         "on one consumer (an end customer): find it with consumers_get_consumers and its active connections "
-        "with connections_get_connections unless the server is bound to one. Errors say what to fix and "
-        "whether a retry helps."
+        "with connections_get_connections unless the server is bound to one. Accounting operations take "
+        "folder_id only when the connection has several folders (accounting_get_folders). Errors say what "
+        "to fix and whether a retry helps."
     ),
 }
 

@@ -112,10 +112,9 @@ def local_tool(
 # --------------------------------------------------------------------------- building
 
 
-# Descriptions of parameters shared by many tools, written once and short.
-_SHARED_PARAM_TEXT = {
-    "folder_id": "Needed when the connection has several folders",
-}
+# Parameters shared by many tools whose meaning the server instructions say once (server.py):
+# repeated on each of 56 accounting tools, folder_id's sentence would cost ~400 tokens.
+_EXPLAINED_ONCE = frozenset({"folder_id"})
 _HIDDEN_QUERY = frozenset({"page", "size"})
 _ANNOTATIONS = {
     "get": {"readOnlyHint": True, "destructiveHint": False, "idempotentHint": True, "openWorldHint": True},
@@ -180,6 +179,7 @@ _MULTI_PLAN = re.compile(r"_(multi_analytic_plans|multiple_plans|multi_plans|mul
 _CHOOSE = {
     "accounting_get_invoices_by_type": "Booked sale/purchase entries; invoices as issued in the invoicing software: invoicing_get_invoices",
     "invoicing_get_invoices": "Invoices as issued in the invoicing software; booked accounting entries: accounting_get_invoices_by_type",
+    "accounting_get_folders": "Pass a folder's id as folder_id to the other accounting tools when there are several",
     "accounting_get_outstandings": "Use for what clients owe and what is owed to suppliers (open items)",
     "accounting_create_invoice": "For sale/purchase invoices; other entries: accounting_create_generic_journal_entry",
     "accounting_create_generic_journal_entry": "For any balanced entry, miscellaneous ones included; invoices: accounting_create_invoice, bank/cash: accounting_create_financial_entries",
@@ -250,8 +250,8 @@ def input_schema(op: Operation, *, max_items: int = 1000) -> tuple[dict[str, Any
             continue
         arg = _arg_name(param.name, param.location)
         prop = compact({**param.schema, "description": param.description}, name=param.name)
-        if param.name in _SHARED_PARAM_TEXT:
-            prop["description"] = _SHARED_PARAM_TEXT[param.name]
+        if param.name in _EXPLAINED_ONCE:
+            prop.pop("description", None)
         if param.name == CONSUMER_ARG:
             prop = {"type": "string"}
         properties[arg] = prop
