@@ -7,6 +7,10 @@ is served meanwhile): no request ever waits on a network call except the very fi
 one for at most ``first_wait`` seconds (later ones get the configured domains until the fetch
 lands). When the fetch fails, whatever the reason, the log says so and the configured domains
 stand until the next attempt, ``ttl`` seconds later.
+
+A refresh that changes what the tool list would be (a connection added, removed or deactivated) is
+announced to the callbacks registered with ``on_change``: the server turns that into
+``notifications/tools/list_changed`` for its clients.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from typing import Any
 from urllib.parse import quote
@@ -55,6 +60,24 @@ class ScopeProvider:
         self._fetched_at = 0.0
         self._task: asyncio.Task[None] | None = None
         self._waited = False  # the first wait is paid once; later requests never wait
+        self._fell_back = False  # the configured domains were served before the first fetch landed
+        self._listeners: list[Callable[[], Awaitable[None]]] = []
+
+    def on_change(self, listener: Callable[[], Awaitable[None]]) -> None:
+        """Call ``listener`` after a refresh that changed the scope's tool list."""
+        self._listeners.append(listener)
+
+    def for_consumer(self, consumer_id: str, *, ttl: float | None = None) -> ScopeProvider:
+        """A provider with this one's settings for another consumer, announcing changes to the same
+        listeners (those registered later included)."""
+        other = ScopeProvider(
+            self.base.narrowed(consumer_id=consumer_id),
+            self.upstream,
+            ttl=self.ttl if ttl is None else ttl,
+            first_wait=self.first_wait,
+        )
+        other._listeners = self._listeners
+        return other
 
     def start(self) -> None:
         """Begin the first fetch in the background (call from within the event loop)."""
@@ -67,6 +90,10 @@ class ScopeProvider:
         if self._scope is None:
             self.start()
             assert self._task is not None
+            if self._waited:  # the first request waited already: the others get the configured domains
+                self._fell_back = True
+                return self.base
+            self._waited = True
             try:
                 await asyncio.wait_for(asyncio.shield(self._task), timeout=self.first_wait)
             except TimeoutError:
@@ -74,6 +101,7 @@ class ScopeProvider:
                     "consumer connections not fetched after %.0f s; using the configured domains",
                     self.first_wait,
                 )
+                self._fell_back = True
                 return self.base
             return self._scope or self.base
         if time.monotonic() - self._fetched_at > self.ttl and (self._task is None or self._task.done()):
@@ -99,8 +127,18 @@ class ScopeProvider:
             self._scope = self._scope or self.base
             self._fetched_at = time.monotonic()
             return
+        seen = self._scope or (self.base if self._fell_back else None)  # what clients may have listed
         self._scope = replace(self.base, active_domains=domains)
         self._fetched_at = time.monotonic()
         logger.info(
             "consumer %s has active connections for: %s", consumer, ", ".join(sorted(domains)) or "none"
         )
+        if seen is not None and seen.view != self._scope.view:
+            await self._announce()
+
+    async def _announce(self) -> None:
+        for listener in self._listeners:
+            try:
+                await listener()
+            except Exception:  # a client that went away must not stop the others hearing of it
+                logger.warning("could not announce a tool list change", exc_info=True)

@@ -204,9 +204,7 @@ class ScopeResolver:
         if provider is not None:
             self._providers.move_to_end(consumer)
             return provider
-        provider = ScopeProvider(
-            self.scopes.base.narrowed(consumer_id=consumer), self.scopes.upstream, ttl=self.ttl
-        )
+        provider = self.scopes.for_consumer(consumer, ttl=self.ttl)
         self._providers[consumer] = provider
         while len(self._providers) > self.max_consumers:
             _, old = self._providers.popitem(last=False)

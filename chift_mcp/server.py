@@ -2,17 +2,26 @@
 
 Tools are data: ``tools/list`` converts the scope's ToolSpecs to MCP ``Tool`` objects once per scope
 and caches them; ``tools/call`` hands the call to the registry and wraps its ToolResult.
+
+When a bound consumer's connections change (``ScopeProvider.on_change``), the clients that listed
+tools hear ``notifications/tools/list_changed``: on their connection for clients that opened with
+``initialize``, on their ``subscriptions/listen`` stream for 2026-07-28 clients.
 """
 
 from __future__ import annotations
 
 import logging
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
+import anyio
 import mcp_types as types
-from mcp.server.lowlevel import Server
+from mcp.server.lowlevel import NotificationOptions, Server
+from mcp.server.models import InitializationOptions
+from mcp.server.subscriptions import InMemorySubscriptionBus, ListenHandler, ToolsListChanged
+from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
 from chift_mcp import __version__, prompts
 from chift_mcp.connections import ScopeProvider
@@ -20,6 +29,7 @@ from chift_mcp.registry import Registry, ToolResult
 from chift_mcp.toolset import Scope, ToolSpec
 
 logger = logging.getLogger("chift_mcp.server")
+_MAX_NOTIFIED_SESSIONS = 1024
 
 INSTRUCTIONS = {
     "tools": (
@@ -64,6 +74,25 @@ def call_result(result: ToolResult) -> types.CallToolResult:
     )
 
 
+class ChiftServer(Server[Any]):
+    """The low-level server, advertising ``tools.listChanged`` to ``initialize`` clients when the
+    tool list can change (2026-07-28 clients learn it from the ``subscriptions/listen`` handler)."""
+
+    tools_can_change = False
+
+    def create_initialization_options(
+        self,
+        notification_options: NotificationOptions | None = None,
+        experimental_capabilities: dict[str, dict[str, Any]] | None = None,
+        extensions: dict[str, dict[str, Any]] | None = None,
+    ) -> InitializationOptions:
+        if notification_options is None:
+            notification_options = NotificationOptions(tools_changed=self.tools_can_change)
+        return super().create_initialization_options(
+            notification_options, experimental_capabilities, extensions
+        )
+
+
 def build_server(
     registry: Registry,
     scopes: ScopeProvider,
@@ -78,12 +107,48 @@ def build_server(
     narrows it there. Tool lists are converted once per scope and cached.
     """
     listed: dict[tuple[Scope, int], list[types.Tool]] = {}
+    # The tool list changes only with a consumer's connections: a bound server's, or (HTTP) a caller's.
+    can_change = scopes.base.mode == "tools" and (
+        scopes.base.consumer_id is not None or scope_for is not None
+    )
+    bus = InMemorySubscriptionBus()
+    # 2026-07-28 clients hear of changes on their subscriptions/listen stream (the bus); clients that
+    # opened with initialize, on their connection's own channel, which any of their requests'
+    # sessions can write to. The SDK gives a handler a fresh session per request and no public
+    # connection identity, so the latest session is kept per connection key: the stdio peer, or an
+    # HTTP session id (stateless HTTP has no channel to notify on).
+    sessions: OrderedDict[str, Any] = OrderedDict()
+
+    def remember(ctx: Any) -> None:
+        if ctx.protocol_version in MODERN_PROTOCOL_VERSIONS:
+            return
+        request = getattr(ctx, "request", None)
+        key = "stdio" if request is None else request.headers.get("mcp-session-id")
+        if key:
+            sessions[key] = ctx.session
+            sessions.move_to_end(key)
+            while len(sessions) > _MAX_NOTIFIED_SESSIONS:
+                sessions.popitem(last=False)
+
+    async def tools_changed() -> None:
+        await bus.publish(ToolsListChanged())
+        for key, session in list(sessions.items()):
+            with anyio.move_on_after(1):
+                try:
+                    await session.send_tool_list_changed()
+                except Exception:  # that connection is gone: forget it
+                    sessions.pop(key, None)
+
+    if can_change:
+        scopes.on_change(tools_changed)
 
     async def scope_of(ctx: Any) -> Scope:
         return await scope_for(ctx) if scope_for is not None else await scopes.current()
 
     async def list_tools(ctx: Any, params: types.PaginatedRequestParams | None) -> types.ListToolsResult:
         scope = await scope_of(ctx)
+        if can_change:
+            remember(ctx)
         key = (scope.view, registry.version)
         tools = listed.get(key)
         if tools is None:
@@ -126,7 +191,7 @@ def build_server(
         scopes.start()
         yield {}
 
-    return Server(
+    server = ChiftServer(
         name,
         version=__version__,
         title="Chift",
@@ -136,4 +201,7 @@ def build_server(
         on_call_tool=call_tool,
         on_list_prompts=list_prompts,
         on_get_prompt=get_prompt,
+        on_subscriptions_listen=ListenHandler(bus) if can_change else None,
     )
+    server.tools_can_change = can_change
+    return server

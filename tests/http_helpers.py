@@ -84,7 +84,12 @@ def door(
 
 @asynccontextmanager
 async def mcp_client(
-    url: str, token: str | None = None, *, headers: dict[str, str] | None = None, mode: str = "legacy"
+    url: str,
+    token: str | None = None,
+    *,
+    headers: dict[str, str] | None = None,
+    mode: str = "legacy",
+    message_handler: Any = None,
 ) -> AsyncIterator[Client]:
     """The SDK's client on ``url`` (the MCP endpoint) with a bearer token and extra headers."""
     all_headers = dict(headers or {})
@@ -92,7 +97,11 @@ async def mcp_client(
         all_headers["Authorization"] = f"Bearer {token}"
     async with (
         create_mcp_http_client(headers=all_headers) as http,
-        Client(streamable_http_client(url, http_client=http), mode=mode) as client,  # type: ignore[arg-type]
+        Client(
+            streamable_http_client(url, http_client=http),
+            mode=mode,  # type: ignore[arg-type]
+            message_handler=message_handler,
+        ) as client,
     ):
         yield client
 

@@ -101,5 +101,27 @@ class SandboxAdmin:
     def stats(self) -> dict[str, Any]:
         return dict(self.http.get("/_sandbox/stats").json())
 
+    def connect(self, consumer_id: str, integrationid: int, name: str) -> str:
+        """Add an active connection to a consumer through the sandbox's own Chift API."""
+        token = self.http.post(
+            "/token",
+            json={
+                "clientId": SANDBOX_CLIENT_ID,
+                "clientSecret": SANDBOX_CLIENT_SECRET,
+                "accountId": SANDBOX_ACCOUNT_ID,
+            },
+        ).json()["access_token"]
+        answer = self.http.post(
+            f"/consumers/{consumer_id}/connections",
+            headers={"Authorization": f"Bearer {token}"},
+            json={
+                "integrationid": integrationid,
+                "name": name,
+                "credentials": [{"key": "api_key", "value": "x"}],
+            },
+        )
+        answer.raise_for_status()
+        return str(answer.json()["url"])
+
     def close(self) -> None:
         self.http.close()

@@ -108,6 +108,86 @@ async def test_only_the_first_request_waits_for_a_slow_fetch() -> None:
     provider = ScopeProvider(BASE, Slow(), first_wait=0.2)
     with anyio.fail_after(1):
         assert await provider.current() == BASE
-        for _ in range(3):
+    with anyio.fail_after(0.1):
+        for _ in range(5):
             assert await provider.current() == BASE  # no second wait
     await provider.aclose()
+
+
+async def test_a_refresh_that_changes_the_domains_is_announced_once() -> None:
+    import anyio
+
+    upstream = Connections(
+        [
+            [{"api": "Accounting", "status": "active"}],
+            [{"api": "Accounting", "status": "active"}],  # same domains: nothing to announce
+            [{"api": "Accounting", "status": "active"}, {"api": "Point of Sale", "status": "active"}],
+        ]
+    )
+    provider = ScopeProvider(BASE, upstream, ttl=0)
+    heard: list[frozenset[str] | None] = []
+
+    async def listener() -> None:
+        heard.append((await provider.current()).active_domains)
+
+    provider.on_change(listener)
+    await provider.current()  # the first fetch: nobody listed anything before it, no announcement
+    with anyio.fail_after(5):
+        while upstream.calls < 3 or not heard:
+            await provider.current()
+            await anyio.sleep(0.01)
+    assert heard == [frozenset({"accounting", "pos"})]
+
+
+async def test_the_first_fetch_is_announced_when_the_configured_domains_were_served_meanwhile() -> None:
+    import anyio
+
+    class Late:
+        calls = 0
+
+        async def request(self, *args: Any, **kw: Any) -> Any:
+            await anyio.sleep(0.3)
+            return [{"api": "Accounting", "status": "active"}]
+
+    provider = ScopeProvider(BASE, Late(), first_wait=0.05)
+    heard = anyio.Event()
+
+    async def listener() -> None:
+        heard.set()
+
+    async def broken() -> None:
+        raise RuntimeError("a client that went away")
+
+    provider.on_change(broken)  # must not keep the others from hearing of it
+    provider.on_change(listener)
+    assert await provider.current() == BASE  # served the configured domains
+    with anyio.fail_after(5):
+        await heard.wait()
+    assert (await provider.current()).active_domains == frozenset({"accounting"})
+
+
+async def test_a_provider_for_another_consumer_announces_to_the_same_listeners() -> None:
+    import anyio
+
+    class Changing:
+        def __init__(self) -> None:
+            self.calls = 0
+
+        async def request(self, method: str, path: str, **kw: Any) -> Any:
+            self.calls += 1
+            assert path == "/consumers/c2/connections"
+            return [{"api": "Accounting" if self.calls == 1 else "Invoicing", "status": "active"}]
+
+    provider = ScopeProvider(Scope.of(parse_function_config(None)), Changing(), ttl=0)  # unbound
+    heard = anyio.Event()
+
+    async def listener() -> None:
+        heard.set()
+
+    other = provider.for_consumer("c2")
+    provider.on_change(listener)  # registered after the other provider was made: still shared
+    assert (await other.current()).consumer_id == "c2"
+    with anyio.fail_after(5):
+        while not heard.is_set():
+            await other.current()
+            await anyio.sleep(0.01)

@@ -435,3 +435,38 @@ def test_allow_lists_match_exactly_or_any_port() -> None:
     assert public.allowed_hosts == ("mcp.example.com",)
     assert public.allowed_origins == ("https://app.example.com",)  # no loopback defaults off loopback
     assert HttpOptions.from_settings(Settings(), host="0.0.0.0").allowed_hosts is None
+
+
+async def test_a_new_connection_of_a_tokens_consumer_reaches_its_session_as_a_tool_list_change() -> None:
+    import mcp_types as types
+
+    bot = "cmcp_bot_for_accounting_only_00000000000"
+    d = door(
+        tokens={bot: {"name": "bot-b", "consumer_id": ACCOUNTING_ONLY}}, settings={"connections_ttl": 0.2}
+    )
+    changed = anyio.Event()
+
+    async def on_message(message: Any) -> None:
+        if isinstance(message, types.ToolListChangedNotification):
+            changed.set()
+
+    with anyio.fail_after(TIMEOUT):
+        async with (
+            serving(d.app) as base,
+            mcp_client(base + "/mcp", bot, message_handler=on_message) as client,
+        ):
+            before = {t.name for t in (await client.list_tools()).tools}
+            await d.runtime.client.request(
+                "POST",
+                f"/consumers/{ACCOUNTING_ONLY}/connections",
+                json={
+                    "integrationid": 2004,
+                    "name": "Lightspeed",
+                    "credentials": [{"key": "k", "value": "v"}],
+                },
+            )
+            await anyio.sleep(0.3)  # past the TTL: this call refreshes the consumer's connections
+            await client.call_tool("accounting_get_clients", {"limit": 1})
+            await changed.wait()
+            after = {t.name for t in (await client.list_tools()).tools}
+    assert not any(n.startswith("pos_") for n in before) and "pos_get_orders" in after

@@ -300,3 +300,40 @@ def test_sandbox_flag_works_without_an_account() -> None:
     )
     assert call.returncode == 0, call.stderr
     assert len(json.loads(call.stdout)["items"]) == 2
+
+
+POS_INTEGRATION = 2004  # the sandbox's Lightspeed (Point of Sale)
+
+
+@pytest.mark.parametrize("era", ["legacy", "2026-07-28"])
+async def test_a_new_connection_of_the_bound_consumer_is_announced_as_a_tool_list_change(
+    sandbox_url: str, admin: SandboxAdmin, era: str
+) -> None:
+    import mcp_types as types
+
+    changed = anyio.Event()
+
+    async def on_message(message: Any) -> None:
+        if isinstance(message, types.ToolListChangedNotification):
+            changed.set()
+
+    params = stdio_params(sandbox_url, CHIFT_CONSUMER_ID=ACCOUNTING_ONLY, CHIFT_CONNECTIONS_TTL="0.2")
+    with anyio.fail_after(TIMEOUT):
+        async with Client(params, mode=era, message_handler=on_message) as client:  # type: ignore[arg-type]
+            before = {t.name for t in (await client.list_tools()).tools}
+            assert not any(n.startswith("pos_") for n in before)
+            admin.connect(ACCOUNTING_ONLY, POS_INTEGRATION, "Lightspeed (shop)")
+            await anyio.sleep(0.3)  # past the TTL: the next request refreshes in the background
+            if era == "legacy":
+                caps = client.session.initialize_result.capabilities  # type: ignore[union-attr]
+                assert caps.tools is not None and caps.tools.list_changed is True
+                await client.call_tool("accounting_get_clients", {"limit": 1})
+                await changed.wait()
+            else:
+                async with client.listen(tools_list_changed=True) as subscription:
+                    await client.call_tool("accounting_get_clients", {"limit": 1})
+                    async for event in subscription:
+                        assert type(event).__name__ == "ToolsListChanged"
+                        break
+            after = {t.name for t in (await client.list_tools()).tools}
+    assert "pos_get_orders" in after and before < after
