@@ -17,6 +17,7 @@ stderr.
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import logging
 import sys
@@ -143,8 +144,20 @@ def _run(args: argparse.Namespace) -> int:
 
     if command == "call":
         return anyio.run(_call, runtime, args.name, args.args)
-    anyio.run(_serve_stdio, runtime)
+    # As the HTTP door: what start-up built lives as long as the process, out of the collector's way,
+    # and the loop is uvloop's (a dependency, except on Windows).
+    gc.collect()
+    gc.freeze()
+    anyio.run(_serve_stdio, runtime, backend_options=_loop_options())
     return 0
+
+
+def _loop_options() -> dict[str, Any]:
+    try:
+        import uvloop  # noqa: F401
+    except ImportError:
+        return {}
+    return {"use_uvloop": True}
 
 
 def _parse(argv: list[str]) -> argparse.Namespace:

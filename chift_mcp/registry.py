@@ -10,7 +10,6 @@ a payload from :mod:`chift_mcp.errors`. Transports only convert ToolResults to t
 from __future__ import annotations
 
 import difflib
-import json
 import logging
 import re
 import time
@@ -19,6 +18,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import quote
+
+from pydantic_core import to_json
 
 from chift_mcp.errors import ArgumentError, ScopeError, ToolError, field_path
 from chift_mcp.toolset import CONSUMER_ARG, Scope, ToolSpec
@@ -66,7 +67,10 @@ class ToolResult:
 
 
 def dumps(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str)
+    """Compact JSON text, non-ASCII kept; ``str()`` of what JSON has no type for. pydantic_core's
+    encoder (in Rust) writes what ``json.dumps(separators=(",", ":"), ensure_ascii=False)`` writes,
+    three to four times faster (floats under 1e-4 aside: ``1e-7``, not ``1e-07``)."""
+    return to_json(value, fallback=str).decode()
 
 
 class Registry:

@@ -66,12 +66,17 @@ def mcp_tool(tool: ToolSpec) -> types.Tool:
     )
 
 
-def call_result(result: ToolResult) -> types.CallToolResult:
-    return types.CallToolResult(
-        content=[types.TextContent(text=result.text)],
-        structured_content=result.structured,
-        is_error=result.is_error,
-    )
+def call_result(result: ToolResult) -> dict[str, Any]:
+    """The ``CallToolResult`` in its wire form. The SDK validates and dumps a handler's result for
+    the wire either way; a model here would cost one more full pass over ``structuredContent``."""
+    out: dict[str, Any] = {
+        "content": [{"type": "text", "text": result.text}],
+        "isError": result.is_error,
+        "resultType": "complete",  # required from 2026-07-28 on; older protocol versions drop it
+    }
+    if result.structured is not None:
+        out["structuredContent"] = result.structured
+    return out
 
 
 class ChiftServer(Server[Any]):
@@ -155,7 +160,7 @@ def build_server(
             tools = listed[key] = [mcp_tool(tool) for tool in registry.tools(scope)]
         return types.ListToolsResult(tools=tools)
 
-    async def call_tool(ctx: Any, params: types.CallToolRequestParams) -> types.CallToolResult:
+    async def call_tool(ctx: Any, params: types.CallToolRequestParams) -> Any:  # the wire dict
         scope = await scope_of(ctx)
         return call_result(await registry.call(params.name, params.arguments, scope))
 
