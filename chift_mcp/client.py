@@ -496,7 +496,10 @@ class ChiftClient:
         try:
             return from_json(resp.content)  # what resp.json() returns, in half the time
         except ValueError:
-            pass
+            try:
+                return resp.json()  # a BOM, UTF-16/32 or deep nesting, which from_json refuses
+            except (ValueError, RecursionError):
+                pass
         if method == "POST" and rid:
             hint = (
                 f"Chift answered {resp.status_code}, so the {method} was probably carried out, but its answer "

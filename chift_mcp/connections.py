@@ -61,9 +61,9 @@ class ScopeProvider:
         self._task: asyncio.Task[None] | None = None
         self._waited = False  # the first wait is paid once; later requests never wait
         self._fell_back = False  # the configured domains were served before the first fetch landed
-        self._listeners: list[Callable[[], Awaitable[None]]] = []
+        self._listeners: list[Callable[[str | None], Awaitable[None]]] = []
 
-    def on_change(self, listener: Callable[[], Awaitable[None]]) -> None:
+    def on_change(self, listener: Callable[[str | None], Awaitable[None]]) -> None:
         """Call ``listener`` after a refresh that changed the scope's tool list."""
         self._listeners.append(listener)
 
@@ -97,6 +97,8 @@ class ScopeProvider:
             try:
                 await asyncio.wait_for(asyncio.shield(self._task), timeout=self.first_wait)
             except TimeoutError:
+                if self._scope is not None:  # the fetch landed in the turn the wait timed out
+                    return self._scope
                 logger.warning(
                     "consumer connections not fetched after %.0f s; using the configured domains",
                     self.first_wait,
@@ -139,6 +141,6 @@ class ScopeProvider:
     async def _announce(self) -> None:
         for listener in self._listeners:
             try:
-                await listener()
+                await listener(self.base.consumer_id)
             except Exception:  # a client that went away must not stop the others hearing of it
                 logger.warning("could not announce a tool list change", exc_info=True)

@@ -582,7 +582,9 @@ def build_app(
         # this provider (scope_for decides every scope), so give it one with nothing to fetch.
         unbound = replace(runtime.scopes.base, consumer_id=None)
         lifespan_scopes = ScopeProvider(unbound, runtime.scopes.upstream)
-    server = build_server(runtime.registry, lifespan_scopes, scope_for=resolver.scope_for)
+    server = build_server(
+        runtime.registry, lifespan_scopes, scope_for=resolver.scope_for, notify_sessions=not options.stateless
+    )
     server.middleware.append(RecordOutcome())
     manager = StreamableHTTPSessionManager(
         app=server,

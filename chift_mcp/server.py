@@ -11,6 +11,7 @@ tools hear ``notifications/tools/list_changed``: on their connection for clients
 from __future__ import annotations
 
 import logging
+import weakref
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -104,6 +105,7 @@ def build_server(
     *,
     name: str = "chift",
     scope_for: Callable[[Any], Awaitable[Scope]] | None = None,
+    notify_sessions: bool = True,
 ) -> Server[Any]:
     """The MCP server: tools from ``registry`` as seen by the caller's scope, plus the prompts.
 
@@ -116,28 +118,32 @@ def build_server(
     can_change = scopes.base.mode == "tools" and (
         scopes.base.consumer_id is not None or scope_for is not None
     )
-    bus = InMemorySubscriptionBus()
+    buses: weakref.WeakValueDictionary[str | None, InMemorySubscriptionBus] = weakref.WeakValueDictionary()
     # 2026-07-28 clients hear of changes on their subscriptions/listen stream (the bus); clients that
     # opened with initialize, on their connection's own channel, which any of their requests'
     # sessions can write to. The SDK gives a handler a fresh session per request and no public
     # connection identity, so the latest session is kept per connection key: the stdio peer, or an
     # HTTP session id (stateless HTTP has no channel to notify on).
-    sessions: OrderedDict[str, Any] = OrderedDict()
+    sessions: OrderedDict[str, tuple[str | None, Any]] = OrderedDict()
 
-    def remember(ctx: Any) -> None:
-        if ctx.protocol_version in MODERN_PROTOCOL_VERSIONS:
+    def remember(ctx: Any, consumer: str | None) -> None:
+        if ctx.protocol_version in MODERN_PROTOCOL_VERSIONS or not notify_sessions:
             return
         request = getattr(ctx, "request", None)
         key = "stdio" if request is None else request.headers.get("mcp-session-id")
         if key:
-            sessions[key] = ctx.session
+            sessions[key] = (consumer, ctx.session)
             sessions.move_to_end(key)
             while len(sessions) > _MAX_NOTIFIED_SESSIONS:
                 sessions.popitem(last=False)
 
-    async def tools_changed() -> None:
-        await bus.publish(ToolsListChanged())
-        for key, session in list(sessions.items()):
+    async def tools_changed(consumer: str | None) -> None:
+        bus = buses.get(consumer)
+        if bus is not None:
+            await bus.publish(ToolsListChanged())
+        for key, (whose, session) in list(sessions.items()):
+            if whose != consumer:  # another consumer's tool list did not change
+                continue
             with anyio.move_on_after(1):
                 try:
                     await session.send_tool_list_changed()
@@ -153,7 +159,7 @@ def build_server(
     async def list_tools(ctx: Any, params: types.PaginatedRequestParams | None) -> types.ListToolsResult:
         scope = await scope_of(ctx)
         if can_change:
-            remember(ctx)
+            remember(ctx, scope.consumer_id)
         key = (scope.view, registry.version)
         tools = listed.get(key)
         if tools is None:
@@ -191,6 +197,16 @@ def build_server(
             messages=[types.PromptMessage(role="user", content=types.TextContent(text=text))]
         )
 
+    handlers: weakref.WeakValueDictionary[str | None, ListenHandler] = weakref.WeakValueDictionary()
+
+    async def listen(ctx: Any, params: Any) -> Any:
+        consumer = (await scope_of(ctx)).consumer_id
+        handler = handlers.get(consumer)
+        if handler is None:  # lives as long as one of its streams (a running call holds it)
+            bus = buses[consumer] = InMemorySubscriptionBus()
+            handler = handlers[consumer] = ListenHandler(bus)
+        return await handler(ctx, params)
+
     @asynccontextmanager
     async def lifespan(server: Server[Any]) -> AsyncIterator[dict[str, Any]]:
         scopes.start()
@@ -206,7 +222,7 @@ def build_server(
         on_call_tool=call_tool,
         on_list_prompts=list_prompts,
         on_get_prompt=get_prompt,
-        on_subscriptions_listen=ListenHandler(bus) if can_change else None,
+        on_subscriptions_listen=listen if can_change else None,
     )
     server.tools_can_change = can_change
     return server

@@ -127,7 +127,7 @@ async def test_a_refresh_that_changes_the_domains_is_announced_once() -> None:
     provider = ScopeProvider(BASE, upstream, ttl=0)
     heard: list[frozenset[str] | None] = []
 
-    async def listener() -> None:
+    async def listener(consumer: str | None) -> None:
         heard.append((await provider.current()).active_domains)
 
     provider.on_change(listener)
@@ -152,10 +152,10 @@ async def test_the_first_fetch_is_announced_when_the_configured_domains_were_ser
     provider = ScopeProvider(BASE, Late(), first_wait=0.05)
     heard = anyio.Event()
 
-    async def listener() -> None:
+    async def listener(consumer: str | None) -> None:
         heard.set()
 
-    async def broken() -> None:
+    async def broken(consumer: str | None) -> None:
         raise RuntimeError("a client that went away")
 
     provider.on_change(broken)  # must not keep the others from hearing of it
@@ -181,7 +181,7 @@ async def test_a_provider_for_another_consumer_announces_to_the_same_listeners()
     provider = ScopeProvider(Scope.of(parse_function_config(None)), Changing(), ttl=0)  # unbound
     heard = anyio.Event()
 
-    async def listener() -> None:
+    async def listener(consumer: str | None) -> None:
         heard.set()
 
     other = provider.for_consumer("c2")
