@@ -16,22 +16,14 @@ import time
 
 import httpx2
 from common import DEMO_CONSUMER, SERVER, probe, running_sandbox, server_env
-
-from chift_mcp.settings import SANDBOX_ACCOUNT_ID, SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET
+from integration_helpers import sandbox_token
 
 PATH = f"/consumers/{DEMO_CONSUMER}/accounting/clients"
 
 
 def direct(url: str, n: int) -> list[float]:
     with httpx2.Client(base_url=url, timeout=10) as http:
-        token = http.post(
-            "/token",
-            json={
-                "clientId": SANDBOX_CLIENT_ID,
-                "clientSecret": SANDBOX_CLIENT_SECRET,
-                "accountId": SANDBOX_ACCOUNT_ID,
-            },
-        ).json()["access_token"]
+        token = sandbox_token(http)
         headers = {"Authorization": f"Bearer {token}"}
         lat = []
         for _ in range(n):

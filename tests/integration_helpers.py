@@ -76,6 +76,19 @@ def stdio_params(url: str, *args: str, **extra: str) -> StdioServerParameters:
     )
 
 
+def sandbox_token(http: httpx2.Client) -> str:
+    """A bearer token from the sandbox's ``POST /token`` with the demo credentials."""
+    answer = http.post(
+        "/token",
+        json={
+            "clientId": SANDBOX_CLIENT_ID,
+            "clientSecret": SANDBOX_CLIENT_SECRET,
+            "accountId": SANDBOX_ACCOUNT_ID,
+        },
+    )
+    return str(answer.raise_for_status().json()["access_token"])
+
+
 class SandboxAdmin:
     """Scripts the sandbox over its admin endpoints."""
 
@@ -103,14 +116,7 @@ class SandboxAdmin:
 
     def connect(self, consumer_id: str, integrationid: int, name: str) -> str:
         """Add an active connection to a consumer through the sandbox's own Chift API."""
-        token = self.http.post(
-            "/token",
-            json={
-                "clientId": SANDBOX_CLIENT_ID,
-                "clientSecret": SANDBOX_CLIENT_SECRET,
-                "accountId": SANDBOX_ACCOUNT_ID,
-            },
-        ).json()["access_token"]
+        token = sandbox_token(self.http)
         answer = self.http.post(
             f"/consumers/{consumer_id}/connections",
             headers={"Authorization": f"Bearer {token}"},
