@@ -28,7 +28,7 @@ async def measure(url: str, n: int, limit: int) -> dict[str, float]:
         url_base=url,
     )
     runtime = Runtime.open(settings)
-    scope = await runtime.scopes.current()
+    scope = await runtime.access.current()
     args = {"consumer_id": DEMO_CONSUMER, "limit": limit}
     path = f"/consumers/{DEMO_CONSUMER}/accounting/clients"
     registry_ms, client_ms = [], []

@@ -1,23 +1,27 @@
-"""Assembly: settings -> spec -> operations -> tool specs -> registry (+ client, scope) -> server.
+"""Assembly, in one place: settings -> spec -> operations -> tool specs -> inventory -> registry
+(+ Chift client, access) -> server.
 
 ``Runtime.open(settings)`` wires the pieces once; the doors (stdio, HTTP, the CLI's one-shot
-``call``) use what it holds. ``sandbox=True`` points the client at an in-process sandbox Chift API
-(no port, no account needed).
+``call`` and ``tools``) only choose and serve what it holds. ``sandbox=True`` points the client at an
+in-process sandbox Chift API (no port, no account needed); ``passthrough=True`` builds the client
+that forwards each HTTP caller's own Chift token (``--auth chift``) instead of one on the API key.
 """
 
 from __future__ import annotations
 
+import difflib
 import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-from chift_mcp.connections import ScopeProvider
+from chift_mcp.access import Access, ConsumerAccess, parse_function_config
 from chift_mcp.errors import ConfigError
+from chift_mcp.inventory import Inventory
 from chift_mcp.operations import load_operations
 from chift_mcp.registry import Registry
 from chift_mcp.settings import Settings
 from chift_mcp.spec import Spec, load_spec
-from chift_mcp.toolset import Scope, ToolSpec, build_tools, parse_function_config
+from chift_mcp.toolspec import ToolSpec
 
 logger = logging.getLogger("chift_mcp")
 
@@ -25,7 +29,8 @@ SANDBOX_URL = "http://sandbox.chift.local"
 
 
 def load_tools(settings: Settings, spec: Spec | None = None) -> list[ToolSpec]:
-    """The tool specs for ``settings``; from the on-disk cache when the bundled spec is used."""
+    """The endpoint tool specs for ``settings``; from the on-disk cache when the bundled spec is used."""
+    from chift_mcp.factory import build_tools
 
     def build() -> list[ToolSpec]:
         source = spec or load_spec(settings.openapi, timeout=settings.timeout)
@@ -44,23 +49,51 @@ def load_tools(settings: Settings, spec: Spec | None = None) -> list[ToolSpec]:
     return build()
 
 
-def base_scope(settings: Settings) -> Scope:
-    include = settings.tool_names("tools")
-    return Scope.of(
+def local_tools(settings: Settings) -> tuple[list[ToolSpec], dict[str, str], dict[str, Any]]:
+    """The local tools settings ask for (discovery always: the mode decides whether it is listed),
+    their aliases, and the services behind them (``search``)."""
+    from chift_mcp.discovery import discovery_tools
+
+    tools = discovery_tools()
+    aliases: dict[str, str] = {}
+    services: dict[str, Any] = {}
+    if settings.search:
+        from chift_mcp.search_tool import ALIASES, search_service, search_tool  # no search stack imported
+
+        services["search"] = search_service(settings)
+        tools.append(search_tool(services["search"]))
+        aliases.update(ALIASES)
+    return tools, aliases, services
+
+
+def build_inventory(
+    settings: Settings, tools: list[ToolSpec] | None = None
+) -> tuple[Inventory, dict[str, Any]]:
+    """The inventory for ``settings`` (endpoint tools + local tools) and the local tools' services."""
+    endpoint = tools if tools is not None else load_tools(settings)
+    local, aliases, services = local_tools(settings)
+    inventory = Inventory([*endpoint, *local], aliases)
+    check_tool_names(settings, inventory)
+    return inventory, services
+
+
+def base_access(settings: Settings, inventory: Inventory | None = None) -> Access:
+    """What the settings allow (before a bound consumer's connections or a token narrow it)."""
+    aliases = inventory.aliases if inventory is not None else {}
+    include = [aliases.get(n, n) for n in settings.tool_names("tools")]
+    return Access.of(
         parse_function_config(settings.function_config),
         read_only=settings.read_only,
         consumer_id=settings.consumer_id or None,
         include=include or None,
-        exclude=settings.tool_names("exclude_tools"),
+        exclude=[aliases.get(n, n) for n in settings.tool_names("exclude_tools")],
         mode=settings.tool_mode,
     )
 
 
-def check_tool_names(settings: Settings, tools: list[ToolSpec]) -> None:
+def check_tool_names(settings: Settings, inventory: Inventory) -> None:
     """CHIFT_TOOLS / CHIFT_EXCLUDE_TOOLS may only name tools that exist: a typo is a start-up error."""
-    import difflib
-
-    known = {t.name for t in tools} | {"search_chift"}
+    known = {t.name for t in inventory} | set(inventory.aliases)
     for which in ("tools", "exclude_tools"):
         for name in settings.tool_names(which):
             if name not in known:
@@ -69,42 +102,42 @@ def check_tool_names(settings: Settings, tools: list[ToolSpec]) -> None:
                 raise ConfigError(f"CHIFT_{which.upper()}: no tool named {name!r}{hint}")
 
 
-def build_registry(settings: Settings, tools: list[ToolSpec], upstream: Any) -> Registry:
-    """The registry of the endpoint tools plus the local ones (discovery; listed per the scope's mode)."""
-    from chift_mcp.discovery import discovery_tools
-
-    registry = Registry(
-        tools, upstream, max_items=settings.max_items, max_result_chars=settings.max_result_chars
-    )
-    for tool in discovery_tools(registry):
-        registry.add(tool)
-    return registry
-
-
 @dataclass
 class Runtime:
     settings: Settings
-    tools: list[ToolSpec]
+    inventory: Inventory
     registry: Registry
-    scopes: ScopeProvider
+    access: ConsumerAccess
     client: Any
     sandbox_app: Any = None
-    extras: dict[str, Any] = field(default_factory=dict)
+    services: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def open(
-        cls, settings: Settings, *, sandbox: bool = False, transport: Any = None, upstream: Any = None
+        cls,
+        settings: Settings,
+        *,
+        sandbox: bool = False,
+        passthrough: bool = False,
+        transport: Any = None,
+        offline: bool = False,
     ) -> Runtime:
         """Build everything from ``settings``; raises ConfigError with a one-line message.
 
-        ``upstream(settings, transport)`` builds the Chift client instead of a ChiftClient on the API
-        key (the HTTP door's pass-through auth, which needs no key).
+        ``offline``: no Chift client (``chift-mcp tools`` without credentials): the tools are listed
+        from the settings alone.
         """
-        scope = base_scope(settings)  # validate the function config before anything slow
-        tools = load_tools(settings)
-        check_tool_names(settings, tools)
+        access = base_access(settings)  # validate the function config before anything slow
+        inventory, services = build_inventory(settings)
+        access = base_access(settings, inventory)
         sandbox_app = None
         if sandbox:
+            if passthrough:
+                raise ConfigError(
+                    "--auth chift forwards callers' Chift tokens and the in-process sandbox has no /token "
+                    "to get one from: run `chift-mcp sandbox --port 8765` and set "
+                    "CHIFT_URL_BASE=http://127.0.0.1:8765"
+                )
             from chift_mcp.sandbox import build_app
 
             settings = settings.for_sandbox(SANDBOX_URL)
@@ -112,37 +145,39 @@ class Runtime:
             import httpx2
 
             transport = httpx2.ASGITransport(app=sandbox_app)
-        missing = settings.missing_credentials()
-        if missing and upstream is None:
-            raise ConfigError(
-                f"missing Chift credentials: set {', '.join(missing)} (or run with --sandbox to try the demo API)"
-            )
-        from chift_mcp.client import ChiftClient
-
-        if upstream is not None:
-            client = upstream(settings, transport)
-        else:
-            client = ChiftClient.from_settings(settings, transport=transport)
-        registry = build_registry(settings, tools, client)
-        scopes = ScopeProvider(scope, client, ttl=settings.connections_ttl)
-        extras: dict[str, Any] = {}
-        if settings.search:
-            from chift_mcp.search_tool import search_service, search_tool  # no search stack imported
-
-            extras["search"] = search_service(settings)
-            registry.add(search_tool(extras["search"]))
-        return cls(settings, tools, registry, scopes, client, sandbox_app, extras)
+        client = None if offline else _client(settings, passthrough=passthrough, transport=transport)
+        registry = Registry(
+            inventory, client, max_items=settings.max_items, max_result_chars=settings.max_result_chars
+        )
+        live = ConsumerAccess(access, client, ttl=settings.connections_ttl)
+        return cls(settings, inventory, registry, live, client, sandbox_app, services)
 
     def start(self) -> None:
         """Begin background work once a door serves: open (or build) the docs index in a thread."""
-        if "search" in self.extras:
-            self.extras["search"].start()
+        if "search" in self.services:
+            self.services["search"].start()
 
-    def server(self) -> Any:
+    def server(self, **options: Any) -> Any:
         from chift_mcp.server import build_server
 
-        return build_server(self.registry, self.scopes)
+        return build_server(self.registry, self.access, **options)
 
     async def aclose(self) -> None:
-        await self.scopes.aclose()
-        await self.client.aclose()
+        await self.access.aclose()
+        if self.client is not None:
+            await self.client.aclose()
+
+
+def _client(settings: Settings, *, passthrough: bool, transport: Any) -> Any:
+    if passthrough:
+        from chift_mcp.auth import PassThroughClient
+
+        return PassThroughClient.from_settings(settings, transport=transport)
+    missing = settings.missing_credentials()
+    if missing:
+        raise ConfigError(
+            f"missing Chift credentials: set {', '.join(missing)} (or run with --sandbox to try the demo API)"
+        )
+    from chift_mcp.client import ChiftClient
+
+    return ChiftClient.from_settings(settings, transport=transport)

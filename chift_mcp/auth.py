@@ -30,9 +30,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from chift_mcp.access.rules import parse_function_config
 from chift_mcp.client import ChiftClient, transport_args
 from chift_mcp.errors import ChiftAPIError, ConfigError, UpstreamError
-from chift_mcp.toolset import parse_function_config
 
 TOKEN_PREFIX = "cmcp_"
 MIN_TOKEN_LENGTH = 24

@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 T = TypeVar("T")
 
 logger = logging.getLogger("chift_mcp.cache")
-_FACTORY_MODULES = ("spec.py", "operations.py", "schemas.py", "toolset.py", "cache.py")
+_FACTORY_MODULES = ("spec.py", "operations.py", "schemas.py", "toolspec.py", "factory.py", "cache.py")
 _FORMAT = 1
 
 

@@ -161,14 +161,29 @@ def _loop_options() -> dict[str, Any]:
 
 
 def _parse(argv: list[str]) -> argparse.Namespace:
-    """Parse ``argv``; everything after ``index`` (options included, -h too) goes to search_index."""
-    if "index" in argv:
-        at = argv.index("index")
+    """Parse ``argv``; everything after the ``index`` subcommand (options included, -h too) goes to
+    search_index. Only the first word that is not a global option is the subcommand: ``chift-mcp call
+    index`` calls a tool named index."""
+    at = _subcommand_at(argv)
+    if at is not None and argv[at] == "index":
         head = _parser().parse_args([*argv[:at], "index"])
-        if head.command == "index":
-            head.index_args = argv[at + 1 :]
-            return head
+        head.index_args = argv[at + 1 :]
+        return head
     return _parser().parse_args(argv)
+
+
+def _subcommand_at(argv: list[str]) -> int | None:
+    i = 0
+    while i < len(argv):
+        word = argv[i]
+        if word == "--env-file":
+            i += 2
+            continue
+        if word.startswith("-"):
+            i += 1
+            continue
+        return i
+    return None
 
 
 def _index(args: argparse.Namespace) -> int:
@@ -205,8 +220,8 @@ async def _call(runtime: Any, name: str, raw: str) -> int:
     if not isinstance(arguments, dict):
         raise ConfigError("--args must be a JSON object")
     try:
-        scope = await runtime.scopes.current()
-        result = await runtime.registry.call(name, arguments, scope)
+        access = await runtime.access.current()
+        result = await runtime.registry.call(name, arguments, access)
     finally:
         await runtime.aclose()
     if result.structured is not None:
@@ -217,27 +232,21 @@ async def _call(runtime: Any, name: str, raw: str) -> int:
 
 
 def _tools(settings: Any, args: argparse.Namespace) -> int:
-    from chift_mcp.app import Runtime, base_scope, build_registry, check_tool_names, load_tools
+    from chift_mcp.app import Runtime
+    from chift_mcp.inventory import mcp_tool
 
-    if settings.consumer_id and (args.sandbox or not settings.missing_credentials()):
-        runtime = Runtime.open(settings, sandbox=args.sandbox)
-        import anyio
+    # A bound consumer's tools depend on its connections: ask Chift (or the sandbox) when we can.
+    online = bool(settings.consumer_id) and (args.sandbox or not settings.missing_credentials())
+    runtime = Runtime.open(settings, sandbox=args.sandbox and online, offline=not online)
+    import anyio
 
-        async def scoped() -> Any:
-            try:
-                return await runtime.scopes.current()
-            finally:
-                await runtime.aclose()
+    async def current() -> Any:
+        try:
+            return await runtime.access.current()
+        finally:
+            await runtime.aclose()
 
-        scope = anyio.run(scoped)
-        tools = runtime.registry.tools(scope)
-    else:
-        scope = base_scope(settings)
-        all_tools = load_tools(settings)
-        check_tool_names(settings, all_tools)
-        tools = build_registry(settings, all_tools, upstream=None).tools(scope)
-    from chift_mcp.server import mcp_tool
-
+    tools = runtime.registry.view(anyio.run(current)).tools
     payload = [mcp_tool(t).model_dump(by_alias=True, exclude_none=True, mode="json") for t in tools]
     if args.json:
         print(json.dumps(payload, indent=1, ensure_ascii=False))

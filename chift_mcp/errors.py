@@ -4,7 +4,7 @@
     ├── ConfigError         settings, function config or spec are wrong: start-up stops with one line
     └── ToolError           a failure the agent sees as a tool result with ``isError: true``
         ├── ArgumentError   the arguments do not match the tool's schema (nothing was sent)
-        ├── ScopeError      the tool exists but is outside this server's or token's scope
+        ├── AccessDenied    the tool is unknown, or outside what this caller may call
         ├── SearchUnavailable  the docs index is still building or loading, or could not be opened
         └── UpstreamError   the Chift API could not do it
             ├── ChiftAPIError         Chift answered with an error status and (usually) its error JSON
@@ -70,7 +70,7 @@ class ArgumentError(ToolError):
         return out
 
 
-class ScopeError(ToolError):
+class AccessDenied(ToolError):
     code = "OUT_OF_SCOPE"
 
 

@@ -10,9 +10,9 @@ Every request to the MCP path goes through :class:`McpDoor`, in this order, befo
 Host (DNS rebinding) and Origin (cross-site browsers) checks, the bearer token (401 with
 ``WWW-Authenticate: Bearer`` when missing or unknown; never from the query string), the optional
 ``X-Chift-Consumer-Id`` header (it narrows, and a token or server bound to another consumer refuses it
-with 403), then a time limit. The caller is left in the ASGI scope; :class:`ScopeResolver` turns it into
-the :class:`~chift_mcp.toolset.Scope` of each MCP request (``build_server(scope_for=...)``), so
-``tools/list`` and ``tools/call`` see the server's scope narrowed by the token's grant. Request bodies
+with 403), then a time limit. The caller is left in the ASGI scope; :class:`~chift_mcp.access.CallerAccess`
+turns it into the :class:`~chift_mcp.access.Access` of each MCP request (``build_server(access_for=...)``),
+so ``tools/list`` and ``tools/call`` see the server's access narrowed by the token's grant. Request bodies
 are capped by the SDK's session manager (413). One log line per request on stderr: request id, method,
 path, status, duration, caller name, MCP method, tool and outcome; never a token or a query string.
 """
@@ -29,7 +29,6 @@ import signal
 import threading
 import time
 import uuid
-from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
@@ -44,10 +43,9 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from chift_mcp.access import Access, Caller, CallerAccess, ConsumerAccess
 from chift_mcp.auth import CALLER_TOKEN, Grant, TokenTable, fingerprint, valid_consumer_id
-from chift_mcp.connections import ScopeProvider
 from chift_mcp.errors import ConfigError, ToolError
-from chift_mcp.toolset import Scope as ToolScope
 
 if TYPE_CHECKING:
     from chift_mcp.app import Runtime
@@ -134,62 +132,10 @@ def allowed(value: str, patterns: tuple[str, ...]) -> bool:
 # --------------------------------------------------------------------------- callers and scopes
 
 
-@dataclass(frozen=True)
-class Caller:
-    """Who sent this HTTP request: the grant of their token and the consumer it is bound to."""
+def access_for(resolver: CallerAccess) -> Callable[[Any], Awaitable[Access]]:
+    """``build_server(access_for=...)``: the access of the HTTP request that carried this message."""
 
-    grant: Grant
-    consumer_id: str | None = None
-
-
-class ScopeResolver:
-    """The scope of one MCP request: the server's, narrowed by the caller's grant.
-
-    A caller bound to a consumer the server is not bound to needs that consumer's active connections:
-    one :class:`ScopeProvider` per consumer id (fetched in the background, cached with the same TTL,
-    at most ``max_consumers`` of them, least recently used dropped). In pass-through mode
-    (``track_connections=False``) the connections are not looked up: each caller's own Chift token is
-    what Chift authorises, and no caller's answer is cached for another.
-    """
-
-    def __init__(
-        self,
-        scopes: ScopeProvider,
-        *,
-        ttl: float = 300.0,
-        track_connections: bool = True,
-        max_consumers: int = 256,
-    ) -> None:
-        self.scopes = scopes
-        self.ttl = ttl
-        self.track_connections = track_connections
-        self.max_consumers = max_consumers
-        self._providers: OrderedDict[str, ScopeProvider] = OrderedDict()
-        self._narrowed: dict[tuple[ToolScope, Grant], ToolScope] = {}
-
-    @property
-    def server_consumer(self) -> str | None:
-        return self.scopes.base.consumer_id
-
-    async def resolve(self, caller: Caller) -> ToolScope:
-        consumer = caller.consumer_id
-        if not self.track_connections:
-            base = self.scopes.base.narrowed(consumer_id=consumer)
-        elif consumer is None or consumer == self.server_consumer:
-            base = await self.scopes.current()
-        else:
-            base = await (await self._provider(consumer)).current()
-        key = (base, caller.grant)
-        scope = self._narrowed.get(key)
-        if scope is None:
-            scope = base.narrowed(function_config=caller.grant.kinds, read_only=caller.grant.read_only)
-            if len(self._narrowed) >= 4 * self.max_consumers:
-                self._narrowed.clear()
-            self._narrowed[key] = scope
-        return scope
-
-    async def scope_for(self, ctx: Any) -> ToolScope:
-        """``build_server(scope_for=...)``: the scope of the HTTP request that carried this message."""
+    async def access_for_request(ctx: Any) -> Access:
         request = getattr(ctx, "request", None)
         caller = request.scope.get(CALLER_KEY) if isinstance(request, Request) else None
         if not isinstance(caller, Caller):  # cannot happen behind McpDoor; refuse rather than guess
@@ -197,24 +143,9 @@ class ScopeResolver:
             from mcp_types import INVALID_REQUEST
 
             raise MCPError(code=INVALID_REQUEST, message="not authenticated")
-        return await self.resolve(caller)
+        return await resolver.resolve(caller)
 
-    async def _provider(self, consumer: str) -> ScopeProvider:
-        provider = self._providers.get(consumer)
-        if provider is not None:
-            self._providers.move_to_end(consumer)
-            return provider
-        provider = self.scopes.for_consumer(consumer, ttl=self.ttl)
-        self._providers[consumer] = provider
-        while len(self._providers) > self.max_consumers:
-            _, old = self._providers.popitem(last=False)
-            await old.aclose()
-        return provider
-
-    async def aclose(self) -> None:
-        for provider in self._providers.values():
-            await provider.aclose()
-        self._providers.clear()
+    return access_for_request
 
 
 class RecordOutcome:
@@ -512,7 +443,7 @@ class Readiness:
         self._lock = anyio.Lock()
 
     async def check(self) -> tuple[bool, str]:
-        if not self.runtime.registry.all_tools:
+        if not len(self.runtime.inventory):
             return False, "no tools loaded"
         if self.sandbox:
             return True, "sandbox"
@@ -552,7 +483,7 @@ class HttpDoor:
 
     app: Starlette
     runtime: Runtime
-    resolver: ScopeResolver
+    resolver: CallerAccess
     readiness: Readiness
     server: Any
     extras: dict[str, Any] = field(default_factory=dict)
@@ -575,15 +506,17 @@ def build_app(
     check_auth(options, tokens)
     settings = runtime.settings
     passthrough = options.auth == "chift"
-    resolver = ScopeResolver(runtime.scopes, ttl=settings.connections_ttl, track_connections=not passthrough)
-    lifespan_scopes = runtime.scopes
-    if passthrough and runtime.scopes.base.consumer_id:
+    resolver = CallerAccess(runtime.access, ttl=settings.connections_ttl, track_connections=not passthrough)
+    lifespan_access = runtime.access
+    if passthrough and runtime.access.base.consumer_id:
         # Without a caller's token there is nothing to fetch at start-up: build_server only starts
-        # this provider (scope_for decides every scope), so give it one with nothing to fetch.
-        unbound = replace(runtime.scopes.base, consumer_id=None)
-        lifespan_scopes = ScopeProvider(unbound, runtime.scopes.upstream)
+        # this provider (access_for decides every access), so give it one with nothing to fetch.
+        lifespan_access = ConsumerAccess(replace(runtime.access.base, consumer_id=None), None)
     server = build_server(
-        runtime.registry, lifespan_scopes, scope_for=resolver.scope_for, notify_sessions=not options.stateless
+        runtime.registry,
+        lifespan_access,
+        access_for=access_for(resolver),
+        notify_sessions=not options.stateless,
     )
     server.middleware.append(RecordOutcome())
     manager = StreamableHTTPSessionManager(
@@ -600,7 +533,7 @@ def build_app(
         drain=drain,
         options=options,
         tokens=tokens,
-        server_consumer=runtime.scopes.base.consumer_id,
+        server_consumer=runtime.access.base.consumer_id,
     )
     readiness = Readiness(runtime, auth=options.auth, sandbox=sandbox)
 
@@ -664,35 +597,18 @@ def check_auth(options: HttpOptions, tokens: TokenTable | None) -> None:
         )
 
 
-def open_runtime(settings: Settings, *, sandbox: bool, auth: AuthMode) -> Runtime:
-    from chift_mcp.app import Runtime
-
-    if auth != "chift":
-        return Runtime.open(settings, sandbox=sandbox)
-    if sandbox:
-        raise ConfigError(
-            "--auth chift forwards callers' Chift tokens and the in-process sandbox has no /token to get "
-            "one from: run `chift-mcp sandbox --port 8765` and set CHIFT_URL_BASE=http://127.0.0.1:8765"
-        )
-    from chift_mcp.auth import PassThroughClient
-
-    return Runtime.open(
-        settings, upstream=lambda s, transport: PassThroughClient.from_settings(s, transport=transport)
-    )
-
-
 def run(settings: Settings, options: HttpOptions, *, sandbox: bool = False) -> int:
     """Serve until SIGTERM/SIGINT (graceful: in-flight requests finish, up to ``shutdown_timeout``)."""
     import uvicorn
 
-    from chift_mcp.sandbox.server import log_config
+    from chift_mcp.app import Runtime
+    from chift_mcp.logs import uvicorn_log_config
 
     tokens = TokenTable.from_settings(settings) if options.auth == "tokens" else None
     check_auth(options, tokens)
-    runtime = open_runtime(settings, sandbox=sandbox, auth=options.auth)
+    runtime = Runtime.open(settings, sandbox=sandbox, passthrough=options.auth == "chift")
     door = build_app(runtime, options, tokens, sandbox=sandbox, drain_on_sigterm=True)
-    config = log_config()
-    config["loggers"]["chift_mcp.http"] = {"handlers": ["default"], "level": "INFO", "propagate": False}
+    config = uvicorn_log_config("chift_mcp.http")
     server = uvicorn.Server(
         uvicorn.Config(
             door.app,

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from chift_mcp.toolset import Scope
+from chift_mcp.access import Access
 
 
 @dataclass(frozen=True)
@@ -18,12 +18,12 @@ class PromptSpec:
     title: str
     description: str
     arguments: tuple[tuple[str, str, bool], ...]  # (name, description, required)
-    render: Callable[[dict[str, str], Scope], str]
+    render: Callable[[dict[str, str], Access], str]
 
 
-def _consumer_step(scope: Scope, wanted: str = "") -> str:
-    if scope.consumer_id:
-        return f"This server is bound to consumer {scope.consumer_id}: you never pass consumer_id."
+def _consumer_step(access: Access, wanted: str = "") -> str:
+    if access.consumer_id:
+        return f"This server is bound to consumer {access.consumer_id}: you never pass consumer_id."
     search = f' with search="{wanted}"' if wanted else ""
     return (
         f"Find the consumer with consumers_get_consumers{search}, confirm it with the user, "
@@ -31,8 +31,8 @@ def _consumer_step(scope: Scope, wanted: str = "") -> str:
     )
 
 
-def _mode_note(scope: Scope) -> str:
-    if scope.mode == "discovery":
+def _mode_note(access: Access) -> str:
+    if access.mode == "discovery":
         return (
             "\nThe operations named here are reached through the discovery tools: describe_operation(name) "
             "for their arguments, then call_operation(name, arguments)."
@@ -40,17 +40,17 @@ def _mode_note(scope: Scope) -> str:
     return ""
 
 
-def _choose_consumer(args: dict[str, str], scope: Scope) -> str:
+def _choose_consumer(args: dict[str, str], access: Access) -> str:
     wanted = (args.get("consumer") or "").strip()
-    if scope.consumer_id:
+    if access.consumer_id:
         steps = [
-            f"This server is bound to consumer {scope.consumer_id}; every tool works on it.",
+            f"This server is bound to consumer {access.consumer_id}; every tool works on it.",
             "1. Call connections_get_connections to see its connections: each has an `api` "
             "(Accounting, Invoicing, Point of Sale, eCommerce, ...) and a `status`.",
             "2. Use only tools of the domains whose connection is active; the tool list already leaves out the others.",
             "3. For accounting with several folders, call accounting_get_folders first and pass folder_id.",
         ]
-        return "\n".join(steps) + _mode_note(scope)
+        return "\n".join(steps) + _mode_note(access)
     steps = [
         "You work with the Chift unified API through these tools. First choose the consumer (an end customer).",
         "1. Call consumers_get_consumers"
@@ -66,10 +66,10 @@ def _choose_consumer(args: dict[str, str], scope: Scope) -> str:
         "accounting_get_folders and pass folder_id.",
         "5. If a call fails, read its error: it says which field to fix and whether retrying helps.",
     ]
-    return "\n".join(steps) + _mode_note(scope)
+    return "\n".join(steps) + _mode_note(access)
 
 
-def _reconcile(args: dict[str, str], scope: Scope) -> str:
+def _reconcile(args: dict[str, str], access: Access) -> str:
     period = ""
     if args.get("date_from") or args.get("date_to"):
         period = f" from {args.get('date_from') or 'the start'} to {args.get('date_to') or 'today'}"
@@ -80,7 +80,7 @@ def _reconcile(args: dict[str, str], scope: Scope) -> str:
     }.get(which, "customer_invoice and supplier_invoice")
     steps = [
         f"Goal: book the invoicing software's invoices{period} into accounting ({types}), once each.",
-        "1. " + _consumer_step(scope) + " It needs an active Invoicing and an active Accounting connection "
+        "1. " + _consumer_step(access) + " It needs an active Invoicing and an active Accounting connection "
         "(connections_get_connections). With several accounting folders, pick one (accounting_get_folders) "
         "and pass folder_id everywhere.",
         f"2. List the invoices: invoicing_get_invoices (date_from/date_to{', invoice_type' if which != 'both' else ''}; "
@@ -108,16 +108,16 @@ def _reconcile(args: dict[str, str], scope: Scope) -> str:
         "tax rate, journal) is missing.",
         "9. Report: booked, skipped (already there), partners created, and anything left for the user to decide.",
     ]
-    return "\n".join(steps) + _mode_note(scope)
+    return "\n".join(steps) + _mode_note(access)
 
 
-def _month_end(args: dict[str, str], scope: Scope) -> str:
+def _month_end(args: dict[str, str], access: Access) -> str:
     month = (args.get("month") or "").strip()
     label = f" for {month}" if month else " for the month just closed"
     steps = [
         f"Goal: a month-end check of unpaid invoices and outstanding items{label}.",
         "1. "
-        + _consumer_step(scope)
+        + _consumer_step(access)
         + " It needs an active Accounting connection; Banking helps with step 4.",
         "2. Open items: accounting_get_outstandings with type=client and again with type=supplier "
         "(unposted_allowed=false for booked items only); note each item's due date and amount.",
@@ -132,7 +132,7 @@ def _month_end(args: dict[str, str], scope: Scope) -> str:
         "6. Report: totals receivable and payable, overdue items oldest first (partner, number, amount, days "
         "late), payments that look like matches, and what to chase. Read only: do not create or change anything.",
     ]
-    return "\n".join(steps) + _mode_note(scope)
+    return "\n".join(steps) + _mode_note(access)
 
 
 PROMPTS: tuple[PromptSpec, ...] = (
@@ -168,6 +168,6 @@ PROMPTS: tuple[PromptSpec, ...] = (
 _BY_NAME = {p.name: p for p in PROMPTS}
 
 
-def render(name: str, arguments: dict[str, str], scope: Scope) -> str:
-    """The prompt's text for ``scope``; KeyError for an unknown prompt."""
-    return _BY_NAME[name].render(arguments, scope)
+def render(name: str, arguments: dict[str, str], access: Access) -> str:
+    """The prompt's text for ``access``; KeyError for an unknown prompt."""
+    return _BY_NAME[name].render(arguments, access)

@@ -1,4 +1,7 @@
-"""The ``search_chift`` tool: local hybrid search over Chift's documentation.
+"""The ``SearchChift`` tool: local hybrid search over Chift's documentation.
+
+Listed as ``SearchChift``, the name Chift's documentation gives it (``call_tool('SearchChift', ...)``);
+calls to ``search_chift`` (the name this server listed before) are answered too.
 
 ``SearchService`` owns the index for the server. ``start()`` (idempotent, called by the door when it
 starts serving and by the first call at the latest) opens the index in a worker thread — importing
@@ -18,11 +21,12 @@ from collections.abc import Callable
 from typing import Any
 
 from chift_mcp.errors import ArgumentError, SearchUnavailable
-from chift_mcp.toolset import Scope, ToolSpec, local_tool
+from chift_mcp.toolspec import LocalCall, ToolSpec, local_tool
 
 logger = logging.getLogger("chift_mcp.search")
 
-TOOL_NAME = "search_chift"
+TOOL_NAME = "SearchChift"
+ALIASES = {"search_chift": TOOL_NAME}  # older name, still answered (not listed)
 MAX_K = 20
 LOAD_WAIT = 15.0  # seconds a call waits for an index that is being opened (not built)
 RETRY_AFTER_FAILURE = 30.0
@@ -192,7 +196,7 @@ def _compact(hit: Any) -> dict[str, Any]:
 
 
 def search_tool(service: SearchService) -> ToolSpec:
-    async def handler(arguments: dict[str, Any], scope: Scope) -> Any:
+    async def handler(arguments: dict[str, Any], call: LocalCall) -> Any:
         results = await service.search(
             arguments["query"], int(arguments.get("k", 5)), arguments.get("section") or None
         )
@@ -200,6 +204,7 @@ def search_tool(service: SearchService) -> ToolSpec:
 
     return local_tool(
         TOOL_NAME,
+        origin="search",
         title="Search Chift docs",
         description=(
             "Search Chift's documentation (guides, API reference, connectors, syncs) and get the best "

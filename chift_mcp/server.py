@@ -1,9 +1,11 @@
 """``build_server()``: the MCP low-level server over a registry. The doors (stdio, HTTP) only run it.
 
-Tools are data: ``tools/list`` converts the scope's ToolSpecs to MCP ``Tool`` objects once per scope
-and caches them; ``tools/call`` hands the call to the registry and wraps its ToolResult.
+Tools are data: ``tools/list`` answers the caller's view of the inventory (converted to MCP ``Tool``
+objects once per view, by the inventory); ``tools/call`` hands the call to the registry and wraps its
+ToolResult. The caller's access is ``access.current()`` (settings + the bound consumer's connections)
+unless the door passes ``access_for(ctx)`` (the HTTP door: the bearer token's grant).
 
-When a bound consumer's connections change (``ScopeProvider.on_change``), the clients that listed
+When a bound consumer's connections change (``ConsumerAccess.on_change``), the clients that listed
 tools hear ``notifications/tools/list_changed``: on their connection for clients that opened with
 ``initialize``, on their ``subscriptions/listen`` stream for 2026-07-28 clients.
 """
@@ -25,9 +27,9 @@ from mcp.server.subscriptions import InMemorySubscriptionBus, ListenHandler, Too
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
 from chift_mcp import __version__, prompts
-from chift_mcp.connections import ScopeProvider
-from chift_mcp.registry import Registry, ToolResult
-from chift_mcp.toolset import Scope, ToolSpec
+from chift_mcp.access import Access, ConsumerAccess
+from chift_mcp.registry import Registry
+from chift_mcp.shaping import ToolResult
 
 logger = logging.getLogger("chift_mcp.server")
 _MAX_NOTIFIED_SESSIONS = 1024
@@ -50,21 +52,6 @@ INSTRUCTIONS = {
         "to fix and whether a retry helps."
     ),
 }
-
-
-def mcp_tool(tool: ToolSpec) -> types.Tool:
-    return types.Tool(
-        name=tool.name,
-        description=tool.description,
-        input_schema=tool.input_schema,
-        annotations=types.ToolAnnotations(
-            title=tool.annotations["title"],
-            read_only_hint=tool.annotations["readOnlyHint"],
-            destructive_hint=tool.annotations["destructiveHint"],
-            idempotent_hint=tool.annotations["idempotentHint"],
-            open_world_hint=tool.annotations["openWorldHint"],
-        ),
-    )
 
 
 def call_result(result: ToolResult) -> dict[str, Any]:
@@ -101,22 +88,16 @@ class ChiftServer(Server[Any]):
 
 def build_server(
     registry: Registry,
-    scopes: ScopeProvider,
+    access: ConsumerAccess,
     *,
     name: str = "chift",
-    scope_for: Callable[[Any], Awaitable[Scope]] | None = None,
+    access_for: Callable[[Any], Awaitable[Access]] | None = None,
     notify_sessions: bool = True,
 ) -> Server[Any]:
-    """The MCP server: tools from ``registry`` as seen by the caller's scope, plus the prompts.
-
-    The scope is ``scopes.current()`` (settings + the bound consumer's connections) unless
-    ``scope_for(ctx)`` is given: a door that knows more about the caller (an HTTP bearer token)
-    narrows it there. Tool lists are converted once per scope and cached.
-    """
-    listed: dict[tuple[Scope, int], list[types.Tool]] = {}
+    """The MCP server: tools from ``registry`` as the caller's access shows them, plus the prompts."""
     # The tool list changes only with a consumer's connections: a bound server's, or (HTTP) a caller's.
-    can_change = scopes.base.mode == "tools" and (
-        scopes.base.consumer_id is not None or scope_for is not None
+    can_change = access.base.mode == "tools" and (
+        access.base.consumer_id is not None or access_for is not None
     )
     buses: weakref.WeakValueDictionary[str | None, InMemorySubscriptionBus] = weakref.WeakValueDictionary()
     # 2026-07-28 clients hear of changes on their subscriptions/listen stream (the bus); clients that
@@ -151,24 +132,19 @@ def build_server(
                     sessions.pop(key, None)
 
     if can_change:
-        scopes.on_change(tools_changed)
+        access.on_change(tools_changed)
 
-    async def scope_of(ctx: Any) -> Scope:
-        return await scope_for(ctx) if scope_for is not None else await scopes.current()
+    async def access_of(ctx: Any) -> Access:
+        return await access_for(ctx) if access_for is not None else await access.current()
 
     async def list_tools(ctx: Any, params: types.PaginatedRequestParams | None) -> types.ListToolsResult:
-        scope = await scope_of(ctx)
+        caller = await access_of(ctx)
         if can_change:
-            remember(ctx, scope.consumer_id)
-        key = (scope.view, registry.version)
-        tools = listed.get(key)
-        if tools is None:
-            tools = listed[key] = [mcp_tool(tool) for tool in registry.tools(scope)]
-        return types.ListToolsResult(tools=tools)
+            remember(ctx, caller.consumer_id)
+        return types.ListToolsResult(tools=registry.view(caller).mcp_tools)
 
     async def call_tool(ctx: Any, params: types.CallToolRequestParams) -> Any:  # the wire dict
-        scope = await scope_of(ctx)
-        return call_result(await registry.call(params.name, params.arguments, scope))
+        return call_result(await registry.call(params.name, params.arguments, await access_of(ctx)))
 
     async def list_prompts(ctx: Any, params: types.PaginatedRequestParams | None) -> types.ListPromptsResult:
         return types.ListPromptsResult(
@@ -186,9 +162,9 @@ def build_server(
         )
 
     async def get_prompt(ctx: Any, params: types.GetPromptRequestParams) -> types.GetPromptResult:
-        scope = await scope_of(ctx)
+        caller = await access_of(ctx)
         try:
-            text = prompts.render(params.name, dict(params.arguments or {}), scope)
+            text = prompts.render(params.name, dict(params.arguments or {}), caller)
         except KeyError:
             from mcp.shared.exceptions import MCPError
 
@@ -200,7 +176,7 @@ def build_server(
     handlers: weakref.WeakValueDictionary[str | None, ListenHandler] = weakref.WeakValueDictionary()
 
     async def listen(ctx: Any, params: Any) -> Any:
-        consumer = (await scope_of(ctx)).consumer_id
+        consumer = (await access_of(ctx)).consumer_id
         handler = handlers.get(consumer)
         if handler is None:  # lives as long as one of its streams (a running call holds it)
             bus = buses[consumer] = InMemorySubscriptionBus()
@@ -209,14 +185,14 @@ def build_server(
 
     @asynccontextmanager
     async def lifespan(server: Server[Any]) -> AsyncIterator[dict[str, Any]]:
-        scopes.start()
+        access.start()
         yield {}
 
     server = ChiftServer(
         name,
         version=__version__,
         title="Chift",
-        instructions=INSTRUCTIONS.get(scopes.base.mode, INSTRUCTIONS["tools"]),
+        instructions=INSTRUCTIONS.get(access.base.mode, INSTRUCTIONS["tools"]),
         lifespan=lifespan,
         on_list_tools=list_tools,
         on_call_tool=call_tool,

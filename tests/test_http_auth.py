@@ -209,7 +209,7 @@ async def test_consumer_bound_token_sees_no_consumer_id_and_reaches_only_its_con
             )
             account = await client.call_tool("consumers_get_consumers", {})
     assert tools and all("consumer_id" not in t.input_schema.get("properties", {}) for t in tools)
-    account_level = {t.name for t in d.runtime.registry.all_tools if t.operation and not t.consumer_scoped}
+    account_level = {t.name for t in d.runtime.inventory if t.operation and not t.consumer_scoped}
     assert "consumers_get_consumers" in account_level and not names(tools) & account_level
     assert not own.is_error and len(payload(own)["items"]) == 2
     assert other.is_error and payload(other)["error"] == "OUT_OF_SCOPE"
@@ -255,7 +255,7 @@ async def test_tools_outside_a_token_scope_are_refused_even_when_never_listed() 
             async with mcp_client(base + "/mcp", ADMIN) as client:
                 admin_tools = names((await client.list_tools()).tools)
     assert refused == len(calls)
-    kinds = {(t.domain, t.kind) for t in d.runtime.registry.all_tools if t.name in reader_tools}
+    kinds = {(t.domain, t.kind) for t in d.runtime.inventory if t.name in reader_tools}
     assert reader_tools < admin_tools and kinds == {("accounting", "get")}
     writes = d.runtime.sandbox_app.state.sandbox.log
     # Nothing refused ever reached Chift (the token fetch and the bound consumer's connections aside).

@@ -12,8 +12,8 @@ import httpx2
 import pytest
 from http_helpers import DEMO, TIMEOUT, door, mcp_client, payload, serving
 
+from chift_mcp.app import Runtime
 from chift_mcp.errors import ConfigError
-from chift_mcp.http_app import open_runtime
 from chift_mcp.sandbox import SANDBOX_ACCOUNT_ID, SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET, build_app
 from chift_mcp.settings import Settings
 
@@ -24,7 +24,7 @@ pytestmark = pytest.mark.anyio
 async def passthrough() -> AsyncIterator[tuple[str, str]]:
     """(MCP endpoint URL, sandbox URL) with the door in pass-through mode."""
     async with serving(build_app()) as sandbox_url:
-        runtime = open_runtime(Settings(url_base=sandbox_url, max_retries=0), sandbox=False, auth="chift")
+        runtime = Runtime.open(Settings(url_base=sandbox_url, max_retries=0), passthrough=True)
         d = door(runtime=runtime, sandbox=False, auth="chift")
         async with serving(d.app) as base:
             yield base + "/mcp", sandbox_url
@@ -104,7 +104,7 @@ async def test_concurrent_callers_never_get_each_others_token() -> None:
 
 def test_passthrough_refuses_the_in_process_sandbox() -> None:
     with pytest.raises(ConfigError, match="chift-mcp sandbox"):
-        open_runtime(Settings(), sandbox=True, auth="chift")
+        Runtime.open(Settings(), sandbox=True, passthrough=True)
 
 
 async def test_many_consumers_share_one_cached_tool_list() -> None:
@@ -114,7 +114,7 @@ async def test_many_consumers_share_one_cached_tool_list() -> None:
 
     with anyio.fail_after(TIMEOUT):
         async with serving(build_app()) as sandbox_url:
-            runtime = open_runtime(Settings(url_base=sandbox_url), sandbox=False, auth="chift")
+            runtime = Runtime.open(Settings(url_base=sandbox_url), passthrough=True)
             d = door(runtime=runtime, sandbox=False, auth="chift")
             async with serving(d.app) as base:
                 for _ in range(20):
@@ -126,4 +126,4 @@ async def test_many_consumers_share_one_cached_tool_list() -> None:
                     assert tools and all(
                         "consumer_id" not in t.input_schema.get("properties", {}) for t in tools
                     )
-    assert len(runtime.registry._views) == 1
+    assert len(runtime.inventory._views) == 1

@@ -6,19 +6,20 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from chift_mcp.access import Access, parse_function_config
 from chift_mcp.operations import DOMAINS, KINDS
-from chift_mcp.toolset import Scope, ToolSpec, parse_function_config
+from chift_mcp.toolspec import ToolSpec
 
 DEMO = "11111111-1111-4111-8111-111111111111"
 OTHER = "22222222-2222-4222-8222-222222222222"
 
 
-def allowed(scope: Scope, tools: list[ToolSpec]) -> set[str]:
+def allowed(scope: Access, tools: list[ToolSpec]) -> set[str]:
     return {t.name for t in tools if scope.allows(t)}
 
 
 def test_function_config_intersects_per_domain(tools: list[ToolSpec]) -> None:
-    server = Scope.of(parse_function_config('{"accounting": ["get", "create"], "pos": ["get"]}'))
+    server = Access.of(parse_function_config('{"accounting": ["get", "create"], "pos": ["get"]}'))
     token = server.narrowed(function_config={"accounting": ["get", "delete"], "invoicing": ["get"]})
     assert token.kinds == {"accounting": frozenset({"get"})}
     names = allowed(token, tools)
@@ -27,16 +28,16 @@ def test_function_config_intersects_per_domain(tools: list[ToolSpec]) -> None:
 
 
 def test_read_only_turns_on_and_never_off(tools: list[ToolSpec]) -> None:
-    server = Scope.of(parse_function_config(None), read_only=True)
+    server = Access.of(parse_function_config(None), read_only=True)
     assert server.narrowed(read_only=False).read_only
-    writable = Scope.of(parse_function_config(None))
+    writable = Access.of(parse_function_config(None))
     token = writable.narrowed(read_only=True)
     assert token.read_only
     assert all(t.kind == "get" for t in tools if token.allows(t))
 
 
 def test_consumer_binds_an_unbound_scope_and_turns_account_tools_off(tools: list[ToolSpec]) -> None:
-    server = Scope.of(parse_function_config(None))
+    server = Access.of(parse_function_config(None))
     token = server.narrowed(consumer_id=DEMO)
     assert token.consumer_id == DEMO and token.active_domains is None
     assert "consumers_get_consumers" in allowed(server, tools)
@@ -45,7 +46,7 @@ def test_consumer_binds_an_unbound_scope_and_turns_account_tools_off(tools: list
 
 
 def test_bound_scope_keeps_its_consumer_and_active_domains() -> None:
-    server = Scope.of(parse_function_config(None), consumer_id=DEMO, active_domains=frozenset({"pos"}))
+    server = Access.of(parse_function_config(None), consumer_id=DEMO, active_domains=frozenset({"pos"}))
     assert server.narrowed(consumer_id=DEMO) == server
     narrowed = server.narrowed(read_only=True)
     assert narrowed.consumer_id == DEMO and narrowed.active_domains == frozenset({"pos"})
@@ -54,7 +55,7 @@ def test_bound_scope_keeps_its_consumer_and_active_domains() -> None:
 
 
 def test_no_grant_is_the_same_scope() -> None:
-    server = Scope.of(parse_function_config(None), read_only=True, consumer_id=DEMO)
+    server = Access.of(parse_function_config(None), read_only=True, consumer_id=DEMO)
     assert server.narrowed() is server
 
 
@@ -81,7 +82,7 @@ def test_a_grant_never_widens_the_server_scope(
     token_read_only: bool,
     token_consumer: str | None,
 ) -> None:
-    server = Scope.of(
+    server = Access.of(
         parse_function_config(server_config), read_only=server_read_only, consumer_id=server_consumer
     )
     token = server.narrowed(

@@ -40,7 +40,7 @@ def test_startup_path_imports_nothing_it_does_not_need() -> None:
     reason="needs the [search] extra",
 )
 def test_startup_path_with_search_on_imports_no_search_stack(tmp_path: Path) -> None:
-    """CHIFT_SEARCH=true registers search_chift without importing torch, transformers, LanceDB or
+    """CHIFT_SEARCH=true registers SearchChift without importing torch, transformers, LanceDB or
     sentence-transformers: the index opens in a worker thread once a door serves."""
     script = (
         "import sys, json\n"
@@ -49,7 +49,7 @@ def test_startup_path_with_search_on_imports_no_search_stack(tmp_path: Path) -> 
         "rt = Runtime.open(Settings(client_id='a', client_secret='b', account_id='c', search=True,\n"
         f"                          search_index={str(tmp_path / 'index')!r}))\n"
         "rt.server()\n"
-        "assert rt.registry.get('search_chift') is not None\n"
+        "assert rt.inventory.get('SearchChift') is not None\n"
         "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in "
         "('torch', 'transformers', 'lancedb', 'sentence_transformers', 'pyarrow', 'numpy'))))\n"
     )

@@ -12,9 +12,12 @@ from typing import Any
 
 import pytest
 
+from chift_mcp.access import Access, parse_function_config
 from chift_mcp.errors import ChiftAPIError
-from chift_mcp.registry import Registry, prune
-from chift_mcp.toolset import Scope, ToolSpec, parse_function_config
+from chift_mcp.inventory import Inventory
+from chift_mcp.registry import Registry
+from chift_mcp.shaping import prune
+from chift_mcp.toolspec import ToolSpec
 
 pytestmark = pytest.mark.anyio
 CONSUMER = "11111111-1111-4111-8111-111111111111"
@@ -63,10 +66,10 @@ class FakeUpstream:
 
 
 def registry(tools: list[ToolSpec], upstream: FakeUpstream, **kw: Any) -> Registry:
-    return Registry(tools, upstream, **kw)
+    return Registry(Inventory(tools), upstream, **kw)
 
 
-SCOPE = Scope.of(parse_function_config(None))
+SCOPE = Access.of(parse_function_config(None))
 
 
 async def test_paging_fetches_until_limit_and_reports_next_offset(tools: list[ToolSpec]) -> None:
@@ -218,9 +221,9 @@ async def test_string_booleans_are_written_back_as_strings(tools: list[ToolSpec]
 
 async def test_bound_consumer_is_injected_and_cannot_be_overridden(tools: list[ToolSpec]) -> None:
     up = FakeUpstream(total=1)
-    bound = Scope.of(parse_function_config(None), consumer_id=CONSUMER)
+    bound = Access.of(parse_function_config(None), consumer_id=CONSUMER)
     reg = registry(tools, up)
-    assert all("consumer_id" not in t.input_schema["properties"] for t in reg.tools(bound))
+    assert all("consumer_id" not in t.input_schema["properties"] for t in reg.view(bound).tools)
     ok = await reg.call("accounting_get_clients", {}, bound)
     assert not ok.is_error and up.requests[-1]["path"] == f"/consumers/{CONSUMER}/accounting/clients"
     other = await reg.call(
@@ -233,7 +236,7 @@ async def test_bound_consumer_is_injected_and_cannot_be_overridden(tools: list[T
 async def test_out_of_scope_and_unknown_tools_are_refused_with_a_reason(tools: list[ToolSpec]) -> None:
     up = FakeUpstream()
     reg = registry(tools, up)
-    read_only = Scope.of(parse_function_config(None), read_only=True)
+    read_only = Access.of(parse_function_config(None), read_only=True)
     refused = json.loads(
         (await reg.call("accounting_create_client", {"consumer_id": CONSUMER, "name": "x"}, read_only)).text
     )
@@ -280,19 +283,21 @@ def test_prune_drops_only_empty_values() -> None:
 
 
 async def test_local_tools_answer_in_process_with_the_same_validation(tools: list[ToolSpec]) -> None:
-    from chift_mcp.toolset import local_tool
+    from chift_mcp.toolspec import LocalCall, local_tool
 
-    seen: list[tuple[dict[str, Any], Scope]] = []
+    seen: list[tuple[dict[str, Any], Access]] = []
 
-    async def echo(args: dict[str, Any], scope: Scope) -> Any:
-        seen.append((args, scope))
+    async def echo(args: dict[str, Any], call: LocalCall) -> Any:
+        seen.append((args, call.access))
         return {"said": args["text"], "nothing": None}
 
     schema = {"type": "object", "properties": {"text": {"type": "string"}}, "required": ["text"]}
     up = FakeUpstream()
-    reg = registry(tools, up)
-    reg.add(local_tool("echo", title="Echo", description="Says it back.", input_schema=schema, handler=echo))
-    assert "echo" in [t.name for t in reg.tools(SCOPE)]  # not subject to the function config
+    echo_tool = local_tool(
+        "echo", origin="search", title="Echo", description="Says it back.", input_schema=schema, handler=echo
+    )
+    reg = Registry(Inventory([*tools, echo_tool]), up)
+    assert "echo" in [t.name for t in reg.view(SCOPE).tools]  # not subject to the function config
     ok = await reg.call("echo", {"text": "hi"}, SCOPE)
     assert ok.structured == {"said": "hi"} and seen[0][1] is SCOPE
     bad = await reg.call("echo", {"text": 3}, SCOPE)
@@ -302,17 +307,19 @@ async def test_local_tools_answer_in_process_with_the_same_validation(tools: lis
 
 async def test_path_arguments_cannot_change_the_route(tools: list[ToolSpec]) -> None:
     up = FakeUpstream()
-    scope = Scope.of(parse_function_config('{"connections": ["get", "delete"]}'))
-    for bad in ("..", ".", "", " "):
+    scope = Access.of(parse_function_config('{"connections": ["get", "delete"]}'))
+    # Dot segments, slashes and backslashes (also percent-encoded, once or twice) would reach another
+    # route behind a proxy that decodes %2F or collapses dot segments.
+    for bad in ("..", ".", "", " ", "a/b", "..%2F..", "a%2fb", "%2e%2e", "a\\b", "a%5Cb", "%252e%252e"):
         result = await registry(tools, up).call(
             "connections_delete_connection", {"consumer_id": CONSUMER, "connectionid": bad}, scope
         )
-        assert result.is_error and json.loads(result.text)["field"] == "connectionid"
+        assert result.is_error and json.loads(result.text)["field"] == "connectionid", bad
     assert up.requests == []
     await registry(tools, up).call(
-        "connections_get_connection", {"consumer_id": CONSUMER, "connectionid": "a/b?c"}, scope
+        "connections_get_connection", {"consumer_id": CONSUMER, "connectionid": "a b?c#d"}, scope
     )
-    assert up.requests[0]["path"].endswith("/connections/a%2Fb%3Fc")
+    assert up.requests[0]["path"].endswith("/connections/a%20b%3Fc%23d")
 
 
 async def test_a_paginated_post_that_reads_keeps_its_method_and_body_and_no_request_id(
@@ -341,7 +348,7 @@ async def test_header_arguments_must_be_printable(tools: list[ToolSpec]) -> None
     tool = next(t for t in tools if any(a.where == "header" for a in t.args.values()))
     name = next(n for n, a in tool.args.items() if a.where == "header")
     up = FakeUpstream()
-    scope = Scope.of(parse_function_config(json.dumps({tool.domain: ["get", "create", "update", "delete"]})))
+    scope = Access.of(parse_function_config(json.dumps({tool.domain: ["get", "create", "update", "delete"]})))
     required = {k: "x" for k in tool.input_schema.get("required", []) if k != name}
     result = await registry(tools, up).call(tool.name, {**required, name: "1\r\nX-Injected: yes"}, scope)
     assert result.is_error and json.loads(result.text)["field"] == name and up.requests == []

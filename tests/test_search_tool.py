@@ -1,4 +1,4 @@
-"""The search_chift tool: registry validation, background build with progress, failures the agent
+"""The SearchChift tool: registry validation, background build with progress, failures the agent
 can act on, the server wiring, and an MCP client session in memory (fake embedder, tiny corpus)."""
 
 from __future__ import annotations
@@ -16,18 +16,18 @@ pytest.importorskip("lancedb")
 from mcp.client import Client
 from test_search_index import CORPUS
 
+from chift_mcp.access import Access, ConsumerAccess
 from chift_mcp.app import Runtime
-from chift_mcp.connections import ScopeProvider
 from chift_mcp.errors import ConfigError
+from chift_mcp.inventory import Inventory
 from chift_mcp.registry import Registry
-from chift_mcp.search_tool import SearchService, search_service, search_tool
+from chift_mcp.search_tool import ALIASES, SearchService, search_service, search_tool
 from chift_mcp.server import build_server
 from chift_mcp.settings import Settings
-from chift_mcp.toolset import Scope
 from search_index import HashEmbedder, SearchIndex, build_index
 
 pytestmark = pytest.mark.anyio
-SCOPE = Scope.of({})
+SCOPE = Access.of({})
 TIMEOUT = 20
 
 
@@ -60,9 +60,7 @@ def fake_service(corpus: Path, uri: Path, *, gate: threading.Event | None = None
 
 
 def registry_with(service: SearchService) -> Registry:
-    registry = Registry([], upstream=None)  # type: ignore[arg-type]
-    registry.add(search_tool(service))
-    return registry
+    return Registry(Inventory([search_tool(service)], ALIASES), upstream=None)
 
 
 async def wait_ready(service: SearchService) -> None:
@@ -90,9 +88,9 @@ async def test_section_filter_and_bad_section(corpus: Path, tmp_path: Path) -> N
     registry = registry_with(service)
     service.start()
     await wait_ready(service)
-    ok = await registry.call("search_chift", {"query": "api key", "section": "connectors/pos"}, SCOPE)
+    ok = await registry.call("SearchChift", {"query": "api key", "section": "connectors/pos"}, SCOPE)
     assert [r["title"] for r in ok.structured["results"]] == ["Zelty"]  # type: ignore[index]
-    bad = await registry.call("search_chift", {"query": "api key", "section": "no spaces please"}, SCOPE)
+    bad = await registry.call("SearchChift", {"query": "api key", "section": "no spaces please"}, SCOPE)
     assert bad.is_error and bad.structured["field"] == "section"  # type: ignore[index]
 
 
@@ -102,7 +100,7 @@ async def test_section_filter_and_bad_section(corpus: Path, tmp_path: Path) -> N
 )
 async def test_arguments_are_validated_before_searching(arguments: dict[str, Any], field: str) -> None:
     service = SearchService("unused", "unused", "unused", opener=lambda: pytest.fail("must not open"))
-    result = await registry_with(service).call("search_chift", arguments, SCOPE)
+    result = await registry_with(service).call("SearchChift", arguments, SCOPE)
     assert result.is_error and result.structured["error"] == "INVALID_ARGUMENTS"  # type: ignore[index]
     assert result.structured["field"] == field  # type: ignore[index]
     assert service.state == "idle"
@@ -113,14 +111,14 @@ async def test_missing_index_is_built_in_the_background_with_progress(corpus: Pa
     service = fake_service(corpus, tmp_path / "index", gate=gate)
     registry = registry_with(service)
     with anyio.fail_after(5):  # answers while building, does not wait for the build to end
-        first = await registry.call("search_chift", {"query": "idempotency"}, SCOPE)  # starts it
+        first = await registry.call("SearchChift", {"query": "idempotency"}, SCOPE)  # starts it
     with anyio.fail_after(TIMEOUT):
         while service.progress[0] != "embed":
             await anyio.sleep(0.01)
-    building = await registry.call("search_chift", {"query": "idempotency"}, SCOPE)
+    building = await registry.call("SearchChift", {"query": "idempotency"}, SCOPE)
     gate.set()
     await wait_ready(service)
-    answered = await registry.call("search_chift", {"query": "REQUEST_ALREADY_PROCESSED retried POST"}, SCOPE)
+    answered = await registry.call("SearchChift", {"query": "REQUEST_ALREADY_PROCESSED retried POST"}, SCOPE)
     assert first.is_error and first.structured["error"] == "SEARCH_UNAVAILABLE"  # type: ignore[index]
     assert building.is_error and building.structured["retryable"] is True  # type: ignore[index]
     message = building.structured["message"]  # type: ignore[index]
@@ -133,7 +131,7 @@ async def test_a_build_that_fails_says_what_to_do(tmp_path: Path) -> None:
     service = fake_service(tmp_path / "does-not-exist.txt", tmp_path / "index")
     service.start()
     await wait_ready(service)
-    result = await registry_with(service).call("search_chift", {"query": "x"}, SCOPE)
+    result = await registry_with(service).call("SearchChift", {"query": "x"}, SCOPE)
     payload = result.structured
     assert result.is_error and payload["error"] == "SEARCH_UNAVAILABLE"  # type: ignore[index]
     assert "does-not-exist.txt" in payload["message"]  # type: ignore[index]
@@ -156,21 +154,25 @@ async def test_start_is_idempotent_and_opens_once(corpus: Path, tmp_path: Path) 
     service.start()
     registry = registry_with(service)
     for _ in range(3):
-        assert not (await registry.call("search_chift", {"query": "Zelty"}, SCOPE)).is_error
+        assert not (await registry.call("SearchChift", {"query": "Zelty"}, SCOPE)).is_error
     assert opened == [1]
 
 
 async def test_over_mcp_in_memory(corpus: Path, tmp_path: Path) -> None:
     service = fake_service(corpus, tmp_path / "index")
     registry = registry_with(service)
-    server = build_server(registry, ScopeProvider(SCOPE, None, ttl=0))  # type: ignore[arg-type]
+    server = build_server(registry, ConsumerAccess(SCOPE, None, ttl=0))  # type: ignore[arg-type]
     service.start()
     await wait_ready(service)
     with anyio.fail_after(TIMEOUT):
         async with Client(server) as client:
             tools = (await client.list_tools()).tools
-            result = await client.call_tool("search_chift", {"query": "no rate limits on requests", "k": 1})
-    tool = next(t for t in tools if t.name == "search_chift")
+            result = await client.call_tool("SearchChift", {"query": "no rate limits on requests", "k": 1})
+            # The name this server listed before, and the official server's docs' name: both answered.
+            alias = await client.call_tool("search_chift", {"query": "no rate limits on requests", "k": 1})
+    assert [t.name for t in tools if "earch" in t.name] == ["SearchChift"]  # listed once, by Chift's name
+    assert alias.content == result.content
+    tool = next(t for t in tools if t.name == "SearchChift")
     assert tool.annotations is not None and tool.annotations.read_only_hint is True
     assert set(tool.input_schema["properties"]) == {"query", "k", "section"}
     assert not result.is_error
@@ -181,10 +183,10 @@ async def test_over_mcp_in_memory(corpus: Path, tmp_path: Path) -> None:
 def test_runtime_registers_the_tool_only_when_search_is_on(tmp_path: Path) -> None:
     creds = {"client_id": "a", "client_secret": "b", "account_id": "c"}
     off = Runtime.open(Settings(**creds))
-    assert off.registry.get("search_chift") is None
+    assert off.inventory.get("SearchChift") is None
     on = Runtime.open(Settings(**creds, search=True, search_index=str(tmp_path / "idx")))
-    assert on.registry.get("search_chift") is not None
-    service = on.extras["search"]
+    assert on.inventory.get("SearchChift") is not None and on.inventory.get("search_chift") is not None
+    service = on.services["search"]
     assert service.index_uri == str(tmp_path / "idx") and service.state == "idle"  # nothing started yet
     assert service.model == "sentence-transformers/all-MiniLM-L6-v2"
 

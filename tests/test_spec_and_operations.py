@@ -12,10 +12,10 @@ import pytest
 from chift_mcp import cache
 from chift_mcp.app import load_tools
 from chift_mcp.errors import ConfigError
+from chift_mcp.factory import _CHOOSE
 from chift_mcp.operations import Operation, domain_of, kind_of
 from chift_mcp.settings import Settings
 from chift_mcp.spec import Spec, bundled_path, load_spec
-from chift_mcp.toolset import _CHOOSE
 
 
 def test_the_bundled_spec_is_read_from_the_chift_package_without_importing_it() -> None:

@@ -7,10 +7,12 @@ import re
 
 import pytest
 
+from chift_mcp.access import Access, parse_function_config
 from chift_mcp.errors import ConfigError
+from chift_mcp.factory import tool_name
 from chift_mcp.operations import DOMAINS, KINDS, UNIFIED_DOMAINS, Operation
 from chift_mcp.schemas import portable_problems
-from chift_mcp.toolset import Scope, ToolSpec, parse_function_config, tool_name
+from chift_mcp.toolspec import ToolSpec
 
 NAME = re.compile(r"^[a-zA-Z0-9_-]{1,54}$")
 
@@ -122,8 +124,8 @@ def test_body_fields_colliding_with_parameters_are_renamed(tools: list[ToolSpec]
     for tool in tools:
         wires = [(a.where, a.wire) for a in tool.args.values()]
         assert len(wires) == len(set(wires)), tool.name
+    from chift_mcp.factory import input_schema
     from chift_mcp.operations import Param
-    from chift_mcp.toolset import input_schema
 
     op = Operation(
         id="x_create_thing",
@@ -152,7 +154,7 @@ def test_body_fields_colliding_with_parameters_are_renamed(tools: list[ToolSpec]
 
 
 def test_without_consumer_hides_consumer_id(tools: list[ToolSpec]) -> None:
-    clients = next(t for t in tools if t.name == "accounting_get_clients").without_consumer()
+    clients = next(t for t in tools if t.name == "accounting_get_clients").bound
     assert "consumer_id" not in clients.input_schema["properties"]
     assert "consumer_id" not in clients.input_schema.get("required", [])
 
@@ -213,16 +215,16 @@ def test_scope_filters_by_config_read_only_consumer_and_connections(tools: list[
         '{"accounting": ["get", "create"], "consumers": ["get"], "connections": ["get"]}'
     )
     by_name = {t.name: t for t in tools}
-    scope = Scope.of(config)
+    scope = Access.of(config)
     assert scope.allows(by_name["accounting_create_client"])
     assert not scope.allows(by_name["accounting_update_client"])
     assert "not enabled" in (scope.refusal(by_name["pos_get_orders"]) or "")
-    read_only = Scope.of(config, read_only=True)
+    read_only = Access.of(config, read_only=True)
     assert not read_only.allows(by_name["accounting_create_client"])
     assert read_only.allows(by_name["accounting_get_accounts_balances"])
-    bound = Scope.of(config, consumer_id="c1")
+    bound = Access.of(config, consumer_id="c1")
     assert not bound.allows(by_name["consumers_get_consumers"])  # account-level: other consumers
     assert bound.allows(by_name["consumers_get_consumer"])
-    narrowed = Scope.of(config, consumer_id="c1", active_domains=frozenset({"pos"}))
+    narrowed = Access.of(config, consumer_id="c1", active_domains=frozenset({"pos"}))
     assert "no active accounting connection" in (narrowed.refusal(by_name["accounting_get_clients"]) or "")
     assert narrowed.allows(by_name["connections_get_connections"])

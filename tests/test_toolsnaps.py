@@ -10,8 +10,8 @@ import json
 import os
 from pathlib import Path
 
-from chift_mcp.server import mcp_tool
-from chift_mcp.toolset import ToolSpec
+from chift_mcp.inventory import mcp_tool
+from chift_mcp.toolspec import ToolSpec
 
 SNAPS = Path(__file__).parent / "__toolsnaps__"
 UPDATE = os.environ.get("CHIFT_UPDATE_TOOLSNAPS") == "1" or os.environ.get("UPDATE_TOOLSNAPS") == "1"
@@ -27,10 +27,9 @@ def _wire(tool: ToolSpec) -> str:
 
 def test_every_tool_matches_its_snapshot(tools: list[ToolSpec]) -> None:
     from chift_mcp.discovery import discovery_tools
-    from chift_mcp.registry import Registry
 
     SNAPS.mkdir(exist_ok=True)
-    local = discovery_tools(Registry(tools, upstream=None))  # type: ignore[arg-type]
+    local = discovery_tools()
     expected = {tool.name: _wire(tool) for tool in [*tools, *local]}
     if UPDATE:
         for stale in SNAPS.glob("*.json"):
