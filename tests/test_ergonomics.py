@@ -144,3 +144,13 @@ def test_prompts_name_only_operations_that_exist(prompt: str, tools: list[ToolSp
             assert "call_operation" in text
         if scope.consumer_id:
             assert "never pass consumer_id" in text or "bound to consumer" in text
+
+
+def test_only_the_subcommand_position_means_index() -> None:
+    from chift_mcp.cli import _parse
+
+    called = _parse(["call", "index", "--args", "{}"])
+    assert called.command == "call" and called.name == "index"
+    delegated = _parse(["--sandbox", "--env-file", "x.env", "index", "query", "-h", "--k", "3"])
+    assert delegated.command == "index" and delegated.index_args == ["query", "-h", "--k", "3"]
+    assert _parse(["--env-file", "index"]).command is None  # "index" is the env file's name here

@@ -391,3 +391,42 @@ async def test_fields_also_narrow_what_a_create_returns(tools: list[ToolSpec]) -
     result = await registry(tools, up).call("accounting_create_client", args, SCOPE)
     assert json.loads(result.text) == {"id": "new"}
     assert "fields" not in up.requests[0]["json"]  # a shaping argument, never sent to Chift
+
+
+async def test_non_finite_numbers_are_refused_naming_the_field(tools: list[ToolSpec]) -> None:
+    up = FakeUpstream()
+    args = {"consumer_id": CONSUMER, "accounts": ["7"], "end": "202512"}
+    for bad in (float("nan"), float("inf"), float("-inf"), 1e400):
+        result = await registry(tools, up).call(
+            "accounting_get_accounts_balances", {**args, "limit": bad}, SCOPE
+        )
+        body = json.loads(result.text)
+        assert result.is_error and body["error"] == "INVALID_ARGUMENTS" and body["field"] == "limit", (
+            result.text
+        )
+    result = await registry(tools, up).call(
+        "accounting_create_generic_journal_entry",
+        {
+            "consumer_id": CONSUMER,
+            "journal_id": "j",
+            "date": "2026-01-01",
+            "items": [{"debit": float("nan")}],
+        },
+        SCOPE,
+    )
+    assert result.is_error and json.loads(result.text)["field"] == "items[0].debit"
+    assert up.requests == []
+
+
+async def test_a_query_too_long_for_a_url_is_refused_naming_the_field(tools: list[ToolSpec]) -> None:
+    up = FakeUpstream()
+    result = await registry(tools, up).call(
+        "accounting_get_clients", {"consumer_id": CONSUMER, "search": "x" * 70_000}, SCOPE
+    )
+    body = json.loads(result.text)
+    assert result.is_error and body["error"] == "INVALID_ARGUMENTS" and body["field"] == "search"
+    assert up.requests == []
+    ok = await registry(tools, up).call(
+        "accounting_get_clients", {"consumer_id": CONSUMER, "search": "x" * 500}, SCOPE
+    )
+    assert not ok.is_error
