@@ -24,7 +24,8 @@ if TYPE_CHECKING:
     import mcp_types
 
     from chift_mcp.access import Access
-    from chift_mcp.finder import OperationFinder, Vectors
+    from chift_mcp.finder import OperationFinder
+    from chift_mcp.finder_vectors import LazyVectors
 
 MAX_VIEWS = 512  # access keys are few (modes x grants x active-domain sets); bounded all the same
 
@@ -41,7 +42,7 @@ class Inventory:
                 raise ValueError(f"{tool.name}: an endpoint tool has an operation, a local tool a handler")
             self._tools[tool.name] = tool
         self.aliases = {old: new for old, new in (aliases or {}).items() if new in self._tools}
-        self.vectors: Vectors | None = None  # sentence vectors of the operations, for the finder
+        self.vectors: LazyVectors | None = None  # sentence vectors of the operations, for the finder
         self._views: OrderedDict[Access, View] = OrderedDict()
 
     def __len__(self) -> int:
