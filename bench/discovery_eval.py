@@ -190,17 +190,7 @@ def main() -> int:
     print(
         f"{len(tools)} operations; {len(tasks)} {args.split} tasks, {len(tasks) - len(reachable)} left out (no tool)"
     )
-    vectors = None
-    if not args.lexical:
-        from chift_mcp.finder_vectors import OperationVectors, model_directory
-
-        model_dir = model_directory()
-        if model_dir is not None:
-            from chift_mcp.cache import cache_dir
-
-            vectors = OperationVectors.build(tools, model_dir=model_dir, cache=cache_dir())
-    print("finder:", "lexical + vectors" if vectors is not None else "lexical only")
-    finder = OperationFinder(tools, vectors=vectors)
+    finder = OperationFinder(tools)
     ours: Ranker = lambda q: [t.name for _, t in finder.search(q, 10)]  # noqa: E731
     rankers: list[tuple[str, Ranker]] = [("find_operations", ours)]
     if args.baselines:

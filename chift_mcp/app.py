@@ -74,11 +74,6 @@ def build_inventory(
     local, aliases, services = local_tools(settings)
     inventory = Inventory([*endpoint, *local], aliases)
     check_tool_names(settings, inventory)
-    if settings.finder_vectors:
-        from chift_mcp.cache import cache_dir
-        from chift_mcp.finder_vectors import LazyVectors  # imports nothing heavy until built
-
-        inventory.vectors = LazyVectors(inventory.endpoint_tools, cache=cache_dir())
     return inventory, services
 
 
@@ -158,12 +153,9 @@ class Runtime:
         return cls(settings, inventory, registry, live, client, sandbox_app, services)
 
     def start(self) -> None:
-        """Begin background work once a door serves: open (or build) the docs index, and the
-        finder's vectors in discovery and code mode, in threads."""
+        """Begin background work once a door serves: open (or build) the docs index in a thread."""
         if "search" in self.services:
             self.services["search"].start()
-        if self.inventory.vectors is not None and self.settings.tool_mode != "tools":
-            self.inventory.vectors.start()
 
     def server(self, **options: Any) -> Any:
         from chift_mcp.server import build_server

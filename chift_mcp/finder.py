@@ -5,8 +5,11 @@ description, the words of its domain, its argument names and enum values — sco
 against the question. The question is read the way an accountant or a developer writes it: French
 words and everyday business words add the API's words for them (:mod:`chift_mcp.vocabulary`), the
 verb says which kind of operation is wanted (a read, a create, an update, a delete) and a software
-or domain word which domain; both nudge the score. With the ``[search]`` extra, the finder also
-ranks by sentence vectors (:mod:`chift_mcp.finder_vectors`) and fuses the two rankings.
+or domain word which domain; both nudge the score. Each operation also carries the sentences people
+use to ask for it (``data/utterances.json``: five English and three French each, written from the
+spec and the docs), the field that matches paraphrases. Sentence vectors (MiniLM) were measured
+fused with this ranking and did not help (bench/discovery_eval.py), so the finder is the same with
+or without the ``[search]`` extra.
 
 Discovery mode's ``find_operations`` (and any mode that finds operations) uses this ranking, over
 the operations of the caller's view (``View.finder``).
@@ -18,21 +21,14 @@ import math
 import re
 import unicodedata
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Protocol
 
 from chift_mcp.toolspec import ToolSpec
-from chift_mcp.vocabulary import BUSINESS, CONNECTORS, DOMAIN_CUES, DOMAIN_WORDS, FRENCH, INTENT, STOP
+from chift_mcp.vocabulary import BUSINESS, CONNECTORS, DOMAIN_CUES, DOMAIN_WORDS, FRENCH, INTENT, ONE, STOP
 
 _WORD = re.compile(r"[a-z0-9]+")
-
-
-class Vectors(Protocol):
-    """Sentence-vector ranking of the same operations (``finder_vectors``); None while not ready."""
-
-    def rank(self, query: str, names: Sequence[str]) -> list[str] | None: ...
 
 
 @dataclass(frozen=True)
@@ -44,14 +40,14 @@ class Weights:
     description: float = 1.0
     domain: float = 1.0
     args: float = 1.0
+    asks: float = 2.0  # the sentences people use for the operation (data/utterances.json)
     expansion: float = 1.0  # a word the vocabulary added, against one the asker wrote
     kind_match: float = 0.5  # score x (1 + this) when the verb asks for this kind
     kind_clash: float = 0.35  # score x (1 - this) for a write when a read is asked, or the reverse
     domain_match: float = 0.5  # score x (1 + this) when a software or domain word names the domain
+    one_match: float = 0.3  # score x (1 + this) for a read of one object when the asker says "one"
     k1: float = 1.2
     b: float = 0.75
-    rrf_k: float = 10.0
-    vector_weight: float = 0.3  # the vector ranking's weight in the fusion (the lexical one's is 1)
 
 
 def fold(text: str) -> str:
@@ -102,6 +98,7 @@ _INTENTS = sorted(
     ((tuple(_WORD.findall(fold(v))), kind) for kind, verbs in INTENT.items() for v in verbs),
     key=lambda kv: -len(kv[0]),
 )
+_ONE = [tuple(_WORD.findall(fold(p))) for p in ONE]
 _CUES = [
     (tuple(_WORD.findall(fold(n))), d)
     for table in (CONNECTORS, DOMAIN_CUES)
@@ -117,6 +114,7 @@ class Question:
     terms: dict[str, float]  # stemmed term -> weight
     kind: str | None  # the kind the first verb asks for
     domains: frozenset[str]  # domains a software name or domain word points at
+    one: bool  # the asker wants one object: "one", "a single", "by id", "un seul"...
 
 
 def read(query: str, weights: Weights = Weights()) -> Question:
@@ -130,7 +128,8 @@ def read(query: str, weights: Weights = Weights()) -> Question:
                 terms[w] = max(terms[w], weights.expansion)  # type: ignore[assignment]
     kind = next((k for i in range(len(raw)) for p, k in _INTENTS if tuple(raw[i : i + len(p)]) == p), None)
     domains = {d for phrase, d in _CUES if _contains(raw, phrase)}
-    return Question(dict(terms), kind, frozenset(domains))
+    one = any(_contains(raw, phrase) for phrase in _ONE)
+    return Question(dict(terms), kind, frozenset(domains), one)
 
 
 def _contains(seq: list[str], phrase: tuple[str, ...]) -> bool:
@@ -138,6 +137,17 @@ def _contains(seq: list[str], phrase: tuple[str, ...]) -> bool:
     if n == 1:
         return phrase[0] in seq
     return any(tuple(seq[i : i + n]) == phrase for i in range(len(seq) - n + 1))
+
+
+@lru_cache(maxsize=1)
+def utterances() -> dict[str, list[str]]:
+    """How people ask for each operation: five English and three French sentences per operationId,
+    written from the spec and the docs (``chift_mcp/data/utterances.json``)."""
+    import json
+    from importlib.resources import files
+
+    raw = json.loads(files("chift_mcp").joinpath("data/utterances.json").read_text(encoding="utf-8"))
+    return {op: [*lines.get("en", []), *lines.get("fr", [])] for op, lines in raw.items()}
 
 
 def fields(tool: ToolSpec) -> dict[str, list[str]]:
@@ -153,19 +163,16 @@ def fields(tool: ToolSpec) -> dict[str, list[str]]:
         "description": words(description[:400]),
         "domain": words(DOMAIN_WORDS.get(tool.domain, tool.domain)),
         "args": words(" ".join([*properties, *enums])),
+        "asks": words(" ".join(utterances().get(op.id if op is not None else tool.name, []))),
     }
 
 
 class OperationFinder:
-    """BM25F over each operation's fields, nudged by the asked kind and domain; fused with sentence
-    vectors when ``vectors`` is given."""
+    """BM25F over each operation's fields, nudged by the asked kind and domain."""
 
-    def __init__(
-        self, tools: Iterable[ToolSpec], *, weights: Weights = Weights(), vectors: Vectors | None = None
-    ) -> None:
+    def __init__(self, tools: Iterable[ToolSpec], *, weights: Weights = Weights()) -> None:
         self.tools = list(tools)
         self.weights = weights
-        self.vectors = vectors
         w = weights
         field_weights = {
             "name": w.name,
@@ -173,6 +180,7 @@ class OperationFinder:
             "description": w.description,
             "domain": w.domain,
             "args": w.args,
+            "asks": w.asks,
         }
         self.docs: list[dict[str, float]] = []
         self.lengths: list[float] = []
@@ -193,12 +201,7 @@ class OperationFinder:
         self.idf = {term: math.log(1 + (n - f + 0.5) / (f + 0.5)) for term, f in df.items()}
 
     def search(self, query: str, limit: int) -> list[tuple[float, ToolSpec]]:
-        lexical = self._bm25(read(query, self.weights))
-        by_vector = (
-            self.vectors.rank(query, [t.name for t in self.tools]) if self.vectors is not None else None
-        )
-        ranked = lexical if by_vector is None else self._fuse(lexical, by_vector)
-        return ranked[:limit]
+        return self._bm25(read(query, self.weights))[:limit]
 
     def _bm25(self, q: Question) -> list[tuple[float, ToolSpec]]:
         w = self.weights
@@ -216,19 +219,6 @@ class OperationFinder:
         scored.sort(key=lambda pair: (-pair[0], pair[1].name))
         return scored
 
-    def _fuse(
-        self, lexical: list[tuple[float, ToolSpec]], by_vector: list[str]
-    ) -> list[tuple[float, ToolSpec]]:
-        w = self.weights
-        by_name = {t.name: t for t in self.tools}
-        score: dict[str, float] = {}
-        for rank, (_, tool) in enumerate(lexical[:50], 1):
-            score[tool.name] = score.get(tool.name, 0.0) + 1 / (w.rrf_k + rank)
-        for rank, name in enumerate(by_vector[:50], 1):
-            score[name] = score.get(name, 0.0) + w.vector_weight / (w.rrf_k + rank)
-        ordered = sorted(score, key=lambda n: (-score[n], n))
-        return [(round(score[n] * (w.rrf_k + 1), 4), by_name[n]) for n in ordered]
-
 
 def _prior(tool: ToolSpec, q: Question, w: Weights) -> float:
     factor = 1.0
@@ -239,4 +229,6 @@ def _prior(tool: ToolSpec, q: Question, w: Weights) -> float:
             factor *= 1 - w.kind_clash
     if q.domains and tool.domain in q.domains:
         factor *= 1 + w.domain_match
+    if q.one and tool.kind == "get" and tool.operation is not None and tool.operation.path.endswith("}"):
+        factor *= 1 + w.one_match
     return factor

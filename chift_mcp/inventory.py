@@ -25,7 +25,6 @@ if TYPE_CHECKING:
 
     from chift_mcp.access import Access
     from chift_mcp.finder import OperationFinder
-    from chift_mcp.finder_vectors import LazyVectors
 
 MAX_VIEWS = 512  # access keys are few (modes x grants x active-domain sets); bounded all the same
 
@@ -42,7 +41,6 @@ class Inventory:
                 raise ValueError(f"{tool.name}: an endpoint tool has an operation, a local tool a handler")
             self._tools[tool.name] = tool
         self.aliases = {old: new for old, new in (aliases or {}).items() if new in self._tools}
-        self.vectors: LazyVectors | None = None  # sentence vectors of the operations, for the finder
         self._views: OrderedDict[Access, View] = OrderedDict()
 
     def __len__(self) -> int:
@@ -92,7 +90,6 @@ class View:
         self._callable = callable_
         self._refusals = refusals
         self._aliases = inventory.aliases
-        self._vectors = inventory.vectors
 
     def lookup(self, name: str) -> ToolSpec:
         """The tool ``name`` as this caller sees it, if they may call it; else AccessDenied saying why."""
@@ -124,7 +121,7 @@ class View:
         """The operation finder over the operations this caller may call."""
         from chift_mcp.finder import OperationFinder
 
-        return OperationFinder(self.operations, vectors=self._vectors)
+        return OperationFinder(self.operations)
 
 
 def mcp_tool(tool: ToolSpec) -> mcp_types.Tool:

@@ -41,10 +41,6 @@ class Settings(BaseSettings):
         "tools",
         description="tools: one tool per endpoint; discovery: find/describe/call operations (~1k tokens).",
     )
-    finder_vectors: bool = Field(
-        True,
-        description="find_operations also ranks by sentence vectors when the [search] extra and its model are installed.",
-    )
     tools: str | None = Field(
         None, description="Comma-separated allow-list of tool names (after the function config)."
     )

@@ -9,6 +9,7 @@ connectors, not from evaluation questions. Keys and values are folded (lower cas
 - ``CONNECTORS``: software names (from docs.chift.eu/connectors) -> their domain.
 - ``DOMAIN_CUES``: words in a question that name a domain.
 - ``INTENT``: verbs (both languages) -> the kind of operation they ask for.
+- ``ONE``: phrases saying the asker wants one object, not a list.
 - ``STOP``: words that say nothing about an operation, in both languages.
 """
 
@@ -829,6 +830,8 @@ INTENT: dict[str, tuple[str, ...]] = {
         "telecharger",
     ),
 }
+
+ONE = ("one", "a single", "single", "by id", "by its id", "un seul", "une seule", "par son id", "par id")
 
 STOP = frozenset(
     """
