@@ -44,7 +44,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from chift_mcp.auth import CALLER_TOKEN, Grant, TokenTable, fingerprint, valid_consumer_id
+from chift_mcp.auth import Grant, TokenTable, fingerprint, valid_consumer_id
+from chift_mcp.chift_auth import CALLER_TOKEN
 from chift_mcp.connections import ScopeProvider
 from chift_mcp.errors import ConfigError, ToolError
 from chift_mcp.toolset import Scope as ToolScope
@@ -674,11 +675,9 @@ def open_runtime(settings: Settings, *, sandbox: bool, auth: AuthMode) -> Runtim
             "--auth chift forwards callers' Chift tokens and the in-process sandbox has no /token to get "
             "one from: run `chift-mcp sandbox --port 8765` and set CHIFT_URL_BASE=http://127.0.0.1:8765"
         )
-    from chift_mcp.auth import PassThroughClient
+    from chift_mcp.client import passthrough_client
 
-    return Runtime.open(
-        settings, upstream=lambda s, transport: PassThroughClient.from_settings(s, transport=transport)
-    )
+    return Runtime.open(settings, upstream=passthrough_client)
 
 
 def run(settings: Settings, options: HttpOptions, *, sandbox: bool = False) -> int:
