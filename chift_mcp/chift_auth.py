@@ -116,7 +116,9 @@ class ApiKeyAuth(ChiftAuth):
             return await self._fetch()
 
     def forget(self, token: str) -> None:
-        """Stop using ``token`` (Chift refused it), if a concurrent caller has not replaced it already."""
+        """Stop using ``token`` (Chift refused it), if a concurrent caller has not replaced it already.
+        It stays among the recent tokens, which are scrubbed: the refusal may have echoed it."""
+        self._archive(token)
         if self._token == token:
             self._token = None
 

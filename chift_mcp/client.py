@@ -13,7 +13,8 @@ own Chift token. A call to :meth:`ChiftClient.request`:
   with backoff honouring ``Retry-After``, within a count and a budget of waiting.
 - **turns a failure into an** :class:`~chift_mcp.errors.UpstreamError` whose message and hint an agent
   can act on (:mod:`chift_mcp.hints`), and **scrubs** the client secret and access tokens
-  (:mod:`chift_mcp.scrub`) from its errors and logs. Headers are never logged.
+  (:mod:`chift_mcp.scrub`) from everything it hands back: errors, successful answers, logs. Headers are
+  never logged.
 """
 
 from __future__ import annotations
@@ -319,14 +320,14 @@ class ChiftClient:
         )
 
     def _decode(self, resp: httpx2.Response, call: Call) -> Any:
-        """The JSON of a 2xx answer."""
+        """The JSON of a 2xx answer, scrubbed."""
         if resp.status_code == 204 or not resp.content.strip():
             return None
-        try:
-            return from_json(resp.content)  # what resp.json() returns, in half the time
+        try:  # what resp.json() returns, in half the time; UTF-8, so the raw scan sees every secret
+            return self._scrub.answer(resp.content, from_json(resp.content))
         except ValueError:
-            try:
-                return resp.json()  # a BOM, UTF-16/32 or deep nesting, which from_json refuses
+            try:  # a BOM, UTF-16/32 or deep nesting, which from_json refuses: walked in full
+                return self._scrub.value(resp.json())
             except (ValueError, RecursionError):
                 pass
         raise failure.unreadable_answer(resp, call)

@@ -37,7 +37,7 @@ class Recorder:
             return httpx2.Response(
                 200, json={"access_token": f"tok-{len(self.requests)}-xyz", "expires_in": 60}
             )
-        return self.answers.pop(0) if self.answers else httpx2.Response(200, json={"ok": True})
+        return self.answers.pop(0) if self.answers else httpx2.Response(200, json={"echo": CALLER})
 
 
 def passthrough(recorder: Recorder) -> ChiftClient:
@@ -51,7 +51,7 @@ async def test_passthrough_sends_the_callers_token_and_never_fetches_one() -> No
     try:
         async with passthrough(recorder) as client:
             assert await client.get_token() == CALLER
-            assert await client.request("GET", "/consumers") == {"ok": True}
+            assert await client.request("GET", "/consumers") == {"echo": "***"}  # scrubbed
     finally:
         CALLER_TOKEN.reset(reset)
     assert [r.url.path for r in recorder.requests] == ["/consumers"]
@@ -95,6 +95,19 @@ async def test_each_request_sends_its_own_callers_token() -> None:
     assert {r.headers["Authorization"] for r in recorder.requests} == {
         f"Bearer caller-token-{i}-abcdef" for i in range(5)
     }
+
+
+async def test_a_forgotten_token_stays_among_the_scrubbed_secrets() -> None:
+    async def post(body: dict[str, str]) -> httpx2.Response:
+        return httpx2.Response(200, json={"access_token": f"token-{len(seen)}-abcdef", "expires_in": 900})
+
+    seen: list[str] = []
+    auth = ApiKeyAuth(client_id="i", client_secret="the-secret", account_id="a", post=post)
+    seen.append(await auth.token())
+    auth.forget(seen[0])
+    seen.append(await auth.token())
+    assert seen == ["token-0-abcdef", "token-1-abcdef"]
+    assert set(auth.secrets()) == {"the-secret", "token-0-abcdef", "token-1-abcdef"}
 
 
 def test_an_api_key_or_an_auth_not_both_nor_neither() -> None:
