@@ -11,6 +11,11 @@ own Chift token. A call to :meth:`ChiftClient.request`:
 - **sends it through the auth flow** (token, and after a 401 a new token and one replay), again
   while the :class:`~chift_mcp.retry.RetryPolicy` allows: 429, 502, 503, 504 and transport failures,
   with backoff honouring ``Retry-After``, within a count and a budget of waiting.
+- **never runs past its deadline**, :data:`CALL_DEADLINE` (a ``time.monotonic()`` instant set by
+  whoever serves the request, e.g. with :func:`deadline_in`): an attempt is cut off there and no retry
+  is started that could not finish. A write that may have reached Chift then fails with the
+  ``UnreachableError`` that names its client request id and how to look it up; a read with a
+  retryable error saying the time ran out.
 - **turns a failure into an** :class:`~chift_mcp.errors.UpstreamError` whose message and hint an agent
   can act on (:mod:`chift_mcp.hints`), and **scrubs** the client secret and access tokens
   (:mod:`chift_mcp.scrub`) from everything it hands back: errors, successful answers, logs. Headers are
@@ -19,12 +24,14 @@ own Chift token. A call to :meth:`ChiftClient.request`:
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import importlib.metadata
 import logging
 import sys
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 import anyio
@@ -37,6 +44,7 @@ from .errors import ArgumentError, ConfigError, UpstreamError
 from .hints import TOKEN_FIELD_VARS
 from .retry import (
     CALL_EXTENSION,
+    MIN_ATTEMPT_TIME,
     NOT_SENT,
     TRANSPORT_RETRY,
     Call,
@@ -51,9 +59,14 @@ from .scrub import Scrubber
 if TYPE_CHECKING:
     from .settings import Settings
 
-__all__ = ["ChiftClient", "passthrough_client", "transport_args"]
+__all__ = ["CALL_DEADLINE", "ChiftClient", "deadline_in", "passthrough_client", "transport_args"]
 
 logger = logging.getLogger("chift_mcp.client")
+
+# The instant (time.monotonic()) by which a call must be over, set by whoever serves the request.
+CALL_DEADLINE: contextvars.ContextVar[float | None] = contextvars.ContextVar(
+    "chift_call_deadline", default=None
+)
 
 # Methods that change something: they carry X-Chift-Client-RequestId. Not GET: a retried GET with the
 # same id would be answered 409 instead of data.
@@ -61,6 +74,21 @@ IDEMPOTENCY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 REQUEST_ID_HEADER = "X-Chift-Client-RequestId"
 FORCE_REFRESH_HEADER = "x-chift-force-refresh"
 _STARTED = "chift_mcp.started"  # request extension: time.perf_counter() when it was sent
+
+
+@contextlib.contextmanager
+def deadline_in(seconds: float, *, clock: Callable[[], float] = time.monotonic) -> Iterator[float]:
+    """Bound the Chift calls made inside to ``seconds`` from now (or to the earlier deadline already
+    set); yields the deadline."""
+    at = clock() + seconds
+    current = CALL_DEADLINE.get()
+    if current is not None:
+        at = min(at, current)
+    reset = CALL_DEADLINE.set(at)
+    try:
+        yield at
+    finally:
+        CALL_DEADLINE.reset(reset)
 
 
 def _user_agent() -> str:
@@ -72,7 +100,7 @@ def _user_agent() -> str:
 
 
 class ChiftClient:
-    """Async Chift API client: auth, retries, idempotency keys and agent-readable errors.
+    """Async Chift API client: auth, retries, deadline, idempotency keys and agent-readable errors.
 
     Give either the API key (``client_id``, ``client_secret``, ``account_id`` and optionally
     ``marketplace_id``, ``env_id``) or an ``auth`` strategy such as ``PassThroughAuth()``.
@@ -96,6 +124,7 @@ class ChiftClient:
         sleep: Sleep = anyio.sleep,
         backoff_base: float = 0.5,
         clock: Callable[[], float] = time.time,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         url = httpx2.URL(base_url.strip().rstrip("/"))
         if url.scheme not in ("http", "https") or not url.host:
@@ -128,6 +157,7 @@ class ChiftClient:
         self._timeout = timeout
         self._connect_timeout = connect_timeout
         self._clock = clock
+        self._monotonic = monotonic
         self._http_args: dict[str, Any] = {
             "base_url": str(url),
             "timeout": httpx2.Timeout(timeout, connect=connect_timeout),
@@ -261,22 +291,47 @@ class ChiftClient:
     async def _send(
         self, build: Callable[[], httpx2.Request], auth: httpx2.Auth | None, call: Call
     ) -> httpx2.Response:
-        """Send a request ``build()`` makes until an answer that is not worth retrying, or the retries
-        or the budget run out.
+        """Send a request ``build()`` makes until an answer that is not worth retrying, or the retries,
+        budget or time run out.
 
-        Returns the last response (possibly a 429/5xx); raises ``UnreachableError`` when no answer came.
+        Returns the last response (possibly a 429/5xx); raises ``UnreachableError`` when no answer came
+        or the call's deadline came first.
         """
         while True:
             request = build()
             request.extensions[CALL_EXTENSION] = call
+            left = self._time_left()
+            if left is not None and left < MIN_ATTEMPT_TIME:
+                raise failure.out_of_time(call, self.base_url)
+            sent_before = call.sent
             try:
-                resp = await self._http.send(request, auth=auth)
+                if left is None:
+                    resp = await self._http.send(request, auth=auth)
+                else:  # each phase's timeout, and the whole attempt, end at the deadline
+                    request.extensions["timeout"] = httpx2.Timeout(
+                        min(self._timeout, left), connect=min(self._connect_timeout, left)
+                    ).as_dict()
+                    cut: httpx2.Response | None = None
+                    with anyio.move_on_after(left):
+                        cut = await self._http.send(request, auth=auth)
+                    if cut is None:  # the deadline came first
+                        call.maybe_processed |= call.sent > sent_before  # the request was on its way
+                        raise failure.out_of_time(call, self.base_url)
+                    resp = cut
             except TRANSPORT_RETRY as exc:
                 self._log(request, type(exc).__name__)
                 if not isinstance(exc, NOT_SENT):
                     call.maybe_processed = True
-                if await self._retry.pause(call, None) is Next.RETRY:
+                configured = (
+                    self._connect_timeout if isinstance(exc, httpx2.ConnectTimeout) else self._timeout
+                )
+                if isinstance(exc, httpx2.TimeoutException) and left is not None and left < configured:
+                    raise failure.out_of_time(call, self.base_url) from None  # the deadline cut it short
+                verdict = await self._retry.pause(call, None, self._time_left())
+                if verdict is Next.RETRY:
                     continue
+                if verdict is Next.OUT_OF_TIME:
+                    raise failure.out_of_time(call, self.base_url) from None
                 raise failure.unreachable(
                     exc, call, self.base_url, timeout=self._timeout, connect_timeout=self._connect_timeout
                 ) from None
@@ -291,9 +346,16 @@ class ChiftClient:
             if resp.status_code >= 500:
                 call.maybe_processed = True
             call.retry_after = retry_after(resp, self._clock())
-            if await self._retry.pause(call, call.retry_after) is Next.RETRY:
+            verdict = await self._retry.pause(call, call.retry_after, self._time_left())
+            if verdict is Next.RETRY:
                 continue
+            if verdict is Next.OUT_OF_TIME:
+                raise failure.out_of_time(call, self.base_url)
             return resp
+
+    def _time_left(self) -> float | None:
+        deadline = CALL_DEADLINE.get()
+        return None if deadline is None else deadline - self._monotonic()
 
     # httpx event hooks: they see every request, the 401 replay and the token fetch included.
     async def _on_request(self, request: httpx2.Request) -> None:

@@ -4,7 +4,7 @@
 circumstances, a :class:`Situation`) to a hint and whether a retry helps; the first rule that matches
 wins. :func:`advise` applies it and the remarks every retryable answer gets (Chift's ``Retry-After``,
 the attempts made, how to check whether a create went through). The other texts (a rejected API key,
-an unreachable API, an answer that is not JSON) are here too, so the wording
+an unreachable API, an answer that is not JSON, a call out of time) are here too, so the wording
 lives in one module; :mod:`chift_mcp.upstream_errors` builds the errors that carry them.
 """
 
@@ -74,6 +74,10 @@ BROKEN_ANSWER = "Retry in a few seconds; if it persists, the connected software 
 UNDECODABLE = "Retry in a few seconds; if it persists, report it."
 NOT_SENDABLE = "Check CHIFT_URL_BASE and the network or proxy settings."
 UNREACHABLE = "A retry in a little while may help. If it keeps failing, check CHIFT_URL_BASE and the network."
+OUT_OF_TIME = (
+    "Retry in a little while; if it keeps running out of time, ask for less (a smaller page or a "
+    "narrower filter)."
+)
 
 _CONSUMER_RE = re.compile(r"^/consumers/([^/?#]+)/")
 

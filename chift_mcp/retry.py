@@ -2,7 +2,7 @@
 
 :class:`RetryPolicy` retries 429, 502, 503, 504 and transport failures (connect errors, timeouts,
 dropped connections) with exponential backoff and full jitter, honouring ``Retry-After``, at most
-``max_retries`` times and ``budget`` seconds of waiting in all.
+``max_retries`` times and ``budget`` seconds of waiting in all, and never past the call's deadline.
 Its ``sleep`` and ``jitter`` are injectable, so tests neither wait nor guess.
 """
 
@@ -29,6 +29,10 @@ RETRY_STATUSES = frozenset({429, 502, 503, 504})
 # left (the request cannot have been processed).
 TRANSPORT_RETRY = (httpx2.TimeoutException, httpx2.NetworkError, httpx2.RemoteProtocolError)
 NOT_SENT = (httpx2.ConnectError, httpx2.ConnectTimeout, httpx2.PoolTimeout)
+# An attempt is not started with less time than this left before the call's deadline: it could only
+# time out, and for a write it would turn "not sent" into "may have been carried out".
+MIN_ATTEMPT_TIME = 0.5
+
 CALL_EXTENSION = "chift_mcp.call"
 
 Sleep = Callable[[float], Awaitable[None]]
@@ -39,6 +43,7 @@ class Next(enum.Enum):
 
     RETRY = "retry"  # the policy slept: send again
     GIVE_UP = "give up"  # retries or budget spent: report the last outcome
+    OUT_OF_TIME = "out of time"  # the wait would pass the call's deadline
 
 
 @dataclass
@@ -88,11 +93,16 @@ class RetryPolicy:
             return None
         return wait
 
-    async def pause(self, call: Call, retry_after: float | None) -> Next:
-        """Sleep before the next retry, unless the retries or the budget are spent."""
+    async def pause(self, call: Call, retry_after: float | None, time_left: float | None) -> Next:
+        """Sleep before the next retry, unless the retries, the budget or the call's time are spent.
+
+        ``time_left`` is the time until the call's deadline (None: no deadline).
+        """
         wait = self.delay(call, retry_after)
         if wait is None:
             return Next.GIVE_UP
+        if time_left is not None and wait + MIN_ATTEMPT_TIME > time_left:
+            return Next.OUT_OF_TIME
         call.retries += 1
         call.waited += wait
         logger.debug("retry %d in %.2f s", call.retries, wait)

@@ -6,13 +6,14 @@ what could echo its input: Chift's message (or, for a non-JSON body, a short sin
 scrubbed before it is cut), its error code, the ``loc``/``msg``/``type`` of pydantic-style detail
 items (never their ``input``), and those items as ``"lines[0].amount (body): Field required"`` lines.
 
-The builders below turn an answer, a transport failure or an unreadable answer
+The builders below turn an answer, a transport failure, a call out of time or an unreadable answer
 into the :class:`~chift_mcp.errors.UpstreamError` the agent sees, with the hint :mod:`chift_mcp.hints`
 gives. They do not scrub their result: the client does, on the way out.
 """
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -32,6 +33,7 @@ __all__ = [
     "error_code",
     "json_or_none",
     "not_sendable",
+    "out_of_time",
     "read_error",
     "undecodable",
     "unreachable",
@@ -259,6 +261,24 @@ def not_sendable(exc: Exception, call: Call, base_url: str) -> UnreachableError:
         f"Could not send {call.method} {call.path} to the Chift API at {base_url} ({type(exc).__name__}).",
         hint=hints.NOT_SENDABLE,
         retryable=False,
+        request_id=call.rid,
+    )
+
+
+def out_of_time(call: Call, base_url: str) -> UnreachableError:
+    """The call's deadline came before an answer worth returning. A write that may have been carried
+    out says how to check, as a lost answer does; anything else may simply be retried."""
+    when = f"after {attempts(call.sent)}" if call.sent else "before anything was sent"
+    if call.rid and call.maybe_processed:
+        hint = hints.check_before_resending(call.method, call.path, call.rid, "the time ran out").lstrip()
+    else:
+        hint = hints.OUT_OF_TIME
+        if call.retry_after is not None:
+            hint += f" Chift asks to wait {math.ceil(call.retry_after)} s before retrying."
+    return UnreachableError(
+        f"Gave up on {call.method} {call.path} at the Chift API ({base_url}): the time for this call "
+        f"ran out {when}.",
+        hint=hint,
         request_id=call.rid,
     )
 

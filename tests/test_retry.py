@@ -1,4 +1,4 @@
-"""The retry policy on its own: count, budget, full-jitter backoff, Retry-After."""
+"""The retry policy on its own: count, budget, full-jitter backoff, Retry-After, the call's deadline."""
 
 from __future__ import annotations
 
@@ -27,16 +27,24 @@ def policy(slept: list[float], **kw: object) -> RetryPolicy:
 async def test_backoff_doubles_up_to_the_retry_count() -> None:
     slept: list[float] = []
     p, call = policy(slept, max_retries=3, backoff_base=0.5), Call("GET", "/x", None)
-    assert [await p.pause(call, None) for _ in range(4)] == [Next.RETRY] * 3 + [Next.GIVE_UP]
+    assert [await p.pause(call, None, None) for _ in range(4)] == [Next.RETRY] * 3 + [Next.GIVE_UP]
     assert slept == [0.5, 1.0, 2.0] and call.retries == 3 and call.waited == 3.5
 
 
 async def test_retry_after_is_honoured_within_the_budget() -> None:
     slept: list[float] = []
     p, call = policy(slept, max_retries=5, budget=30), Call("GET", "/x", None)
-    assert await p.pause(call, 20) is Next.RETRY
-    assert await p.pause(call, 20) is Next.GIVE_UP
+    assert await p.pause(call, 20, None) is Next.RETRY
+    assert await p.pause(call, 20, None) is Next.GIVE_UP
     assert slept == [20]
+
+
+async def test_no_retry_that_would_end_past_the_deadline() -> None:
+    slept: list[float] = []
+    p, call = policy(slept), Call("POST", "/x", "r")
+    assert await p.pause(call, 4, time_left=4.2) is Next.OUT_OF_TIME  # no time left to send it again
+    assert await p.pause(call, 4, time_left=5) is Next.RETRY
+    assert slept == [4]
 
 
 def test_negative_settings_mean_none() -> None:
