@@ -170,9 +170,9 @@ class Runtime:
 
 def _client(settings: Settings, *, passthrough: bool, transport: Any) -> Any:
     if passthrough:
-        from chift_mcp.auth import PassThroughClient
+        from chift_mcp.client import passthrough_client
 
-        return PassThroughClient.from_settings(settings, transport=transport)
+        return passthrough_client(settings, transport)
     missing = settings.missing_credentials()
     if missing:
         raise ConfigError(

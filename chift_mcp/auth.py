@@ -12,14 +12,12 @@ caller's :class:`Grant` or None, comparing with every entry in constant time. A 
 server's scope (``Scope.narrowed``): a consumer, a function config, read-only.
 
 Pass-through mode (``--auth chift``) is the other door: the bearer is the caller's own Chift access
-token, forwarded upstream by :class:`PassThroughClient`. The token travels in a context variable set
-for the one HTTP request that carried it (each MCP handler runs in a task that inherits the context of
-the request that delivered its message), so nothing is shared between requests.
+token, forwarded upstream by the client's :class:`~chift_mcp.chift_auth.PassThroughAuth`, which reads
+it from :data:`~chift_mcp.chift_auth.CALLER_TOKEN`.
 """
 
 from __future__ import annotations
 
-import contextvars
 import hashlib
 import hmac
 import json
@@ -31,8 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from chift_mcp.access.rules import parse_function_config
-from chift_mcp.client import ChiftClient, transport_args
-from chift_mcp.errors import ChiftAPIError, ConfigError, UpstreamError
+from chift_mcp.errors import ConfigError
 
 TOKEN_PREFIX = "cmcp_"
 MIN_TOKEN_LENGTH = 24
@@ -190,55 +187,3 @@ def token_entry(
         entry["read_only"] = True
     parse_entry(entry, "the new entry")
     return entry
-
-
-# --------------------------------------------------------------------------- pass-through
-
-CALLER_TOKEN: contextvars.ContextVar[str | None] = contextvars.ContextVar("chift_caller_token", default=None)
-
-
-class PassThroughClient(ChiftClient):
-    """A Chift client that sends the calling request's own Chift access token (``--auth chift``).
-
-    It never fetches a token: ``get_token`` reads :data:`CALLER_TOKEN`, set by the HTTP door for the
-    request being served. A 401 from Chift means the caller's token is expired or wrong.
-    """
-
-    def __init__(self, *, base_url: str, **kw: Any) -> None:
-        super().__init__(base_url=base_url, client_id="", client_secret="", account_id="", **kw)
-
-    @classmethod
-    def from_settings(cls, settings: Any, **kw: Any) -> PassThroughClient:
-        return cls(**{**transport_args(settings), **kw})
-
-    async def get_token(self) -> str:
-        token = CALLER_TOKEN.get()
-        if not token:
-            raise UpstreamError(
-                "No Chift access token came with this request.",
-                hint="Send your Chift access token as Authorization: Bearer <token>.",
-                retryable=False,
-            )
-        return token
-
-    def _drop_token(self, token: str) -> None:
-        """Nothing cached to drop: the caller's token is the only one."""
-
-    def _scrub(self, value: Any) -> Any:
-        token = CALLER_TOKEN.get()
-        value = super()._scrub(value)
-        if token and len(token) >= 4:
-            from chift_mcp.client import _replace_all
-
-            value = _replace_all(value, [token])
-        return value
-
-    def _error(self, resp: Any, method: str, path: str, rid: str | None, state: Any) -> ChiftAPIError:
-        error = super()._error(resp, method, path, rid, state)
-        if error.status == 401 and error.error_code != "ERROR_CONNECTOR_AUTHENTICATION":
-            error.hint = (
-                "Chift rejected the access token sent with this request (expired or not valid for this "
-                "account): get a new one from POST /token (or /mcp-token) and reconnect with it. "
-                "Retrying with the same token will not help."
-            )
-        return error

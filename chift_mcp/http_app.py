@@ -44,7 +44,8 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from chift_mcp.access import Access, Caller, CallerAccess, ConsumerAccess
-from chift_mcp.auth import CALLER_TOKEN, Grant, TokenTable, fingerprint, valid_consumer_id
+from chift_mcp.auth import Grant, TokenTable, fingerprint, valid_consumer_id
+from chift_mcp.chift_auth import CALLER_TOKEN
 from chift_mcp.errors import ConfigError, ToolError
 
 if TYPE_CHECKING:
