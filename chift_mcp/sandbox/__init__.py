@@ -27,7 +27,6 @@ Admin routes (no auth), for tests that run the sandbox in another process:
 from chift_mcp.sandbox.app import build_app
 from chift_mcp.sandbox.config import (
     ACCOUNTING_CONSUMER_ID,
-    API_BY_DOMAIN,
     DEMO_CONSUMER_ID,
     INACTIVE_CONSUMER_ID,
     ConnectionConfig,
@@ -41,7 +40,6 @@ from chift_mcp.settings import SANDBOX_ACCOUNT_ID, SANDBOX_CLIENT_ID, SANDBOX_CL
 
 __all__ = [
     "ACCOUNTING_CONSUMER_ID",
-    "API_BY_DOMAIN",
     "DEMO_CONSUMER_ID",
     "INACTIVE_CONSUMER_ID",
     "SANDBOX_ACCOUNT_ID",
