@@ -153,9 +153,18 @@ class RequestValidator:
         found = sorted(
             self._body_validator.iter_errors(document), key=lambda e: list(map(str, e.absolute_path))
         )
+        required_seen: set[tuple[Any, ...]] = set()
         for error in found:
             for leaf in _leaves(error):
-                errors.append(_detail(leaf))
+                if leaf.validator != "required":
+                    errors.append(_detail(leaf))
+                    continue
+                # jsonschema reports each missing name as its own error, with the same ``required``
+                # list and instance: report that object's missing names once, in the list's order.
+                key = (tuple(leaf.absolute_path), tuple(leaf.absolute_schema_path))
+                if key not in required_seen:
+                    required_seen.add(key)
+                    errors.extend(_missing(leaf))
         out.body = document
 
 
@@ -180,15 +189,21 @@ def _leaves(error: ValidationError) -> list[ValidationError]:
     return [error]
 
 
+def _missing(error: ValidationError) -> list[dict[str, Any]]:
+    """One ``missing`` detail per name of a ``required`` list the instance lacks."""
+    present = error.instance if isinstance(error.instance, dict) else {}
+    where = ["body", *error.absolute_path]
+    return [
+        {"loc": [*where, name], "msg": "Field required", "type": "missing"}
+        for name in error.validator_value
+        if name not in present
+    ]
+
+
 def _detail(error: ValidationError) -> dict[str, Any]:
     loc: list[Any] = ["body", *error.absolute_path]
     kind = str(error.validator)
     value = error.validator_value
-    if kind == "required":
-        match = re.match(r"^'(.+)' is a required property$", error.message)
-        if match:
-            loc.append(match.group(1))
-        return {"loc": loc, "msg": "Field required", "type": "missing"}
     messages: dict[str, tuple[str, str]] = {
         "type": (f"Input should be a valid {value}", f"{value}_type"),
         "enum": (
