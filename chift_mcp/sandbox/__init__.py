@@ -7,6 +7,7 @@ resources (``resources.RESOURCES``) can be read back and updated.
 
     app = build_app(spec, SandboxConfig(seed=1))        # in process: httpx2.ASGITransport(app=app)
     app.state.sandbox.faults.add(match="accounting_get_clients", kind="status", status=429, retry_after=1)
+    app.state.sandbox.clock.hold()                       # latency sleeps end on clock.advance() (clock.py)
     run(port=8765)                                       # on a real port (``chift-mcp sandbox``)
 
 Admin routes (no auth), for tests that run the sandbox in another process:

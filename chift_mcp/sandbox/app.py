@@ -12,7 +12,6 @@ import math
 import time
 from typing import Any
 
-import anyio
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -126,7 +125,7 @@ class Sandbox:
         try:
             delay = state.config.latency + triggered.latency
             if delay > 0:
-                await anyio.sleep(delay)
+                await state.clock.sleep(delay)
             if action is not None and action.kind == "status":
                 outcome = Outcome(
                     action.status or 503, dumps(action.error_body()), False, headers=_retry_after(action)
