@@ -1,7 +1,8 @@
 """Answer one spec operation: validate, check consumer and connection, then read, create or update.
 
 Per-operation data (validator, resolved response schema, resource role) is compiled from its
-``chift_mcp.operations.Operation`` on first use and kept.
+``chift_mcp.operations.Operation`` on first use and kept. The stored resources are ``store``'s;
+consumers and connections are ``accounts``'s; every other operation answers with generated data.
 GET answers are cached by (path, query, state versions), so a hot route costs a dict lookup.
 """
 
@@ -34,7 +35,9 @@ MAX_GENERATED_TOTAL = 137
 
 
 @dataclass
-class RouteInfo:
+class Compiled:
+    """What the engine keeps of one operation."""
+
     operation: Operation
     validator: RequestValidator
     status: int
@@ -62,7 +65,7 @@ class Call:
     """One validated request."""
 
     operation: Operation
-    info: RouteInfo
+    info: Compiled
     path: dict[str, Any]
     query: dict[str, Any]
     raw_query: Mapping[str, str]
@@ -80,7 +83,7 @@ class Engine:
         self.spec = spec
         self.state = state
         self.gen = DataGenerator(state.config.seed)
-        self._info: dict[str, RouteInfo] = {}
+        self._info: dict[str, Compiled] = {}
         self._roles = roles()
         self.store = ResourceStore(state, self.gen, lambda operation_id: self.router.by_id[operation_id])
         self._special: dict[str, Handler] = AccountRoutes(state, self.gen).handlers()
@@ -92,7 +95,7 @@ class Engine:
 
     # -- compiled per operation ---------------------------------------------------------------------
 
-    def info(self, operation: Operation) -> RouteInfo:
+    def info(self, operation: Operation) -> Compiled:
         found = self._info.get(operation.id)
         if found is not None:
             return found
@@ -103,7 +106,7 @@ class Engine:
         if schema is not None and schema.get("type") == "array":
             item_schema = schema.get("items") or {}
         resource, role = self._roles.get(operation.id, (None, None))
-        info = RouteInfo(
+        info = Compiled(
             operation=operation,
             validator=RequestValidator(operation),
             status=_success_status(self.spec, operation),
@@ -155,7 +158,7 @@ class Engine:
     def _run(
         self,
         operation: Operation,
-        info: RouteInfo,
+        info: Compiled,
         raw_path: dict[str, str],
         query: Mapping[str, str],
         headers: Mapping[str, str],
