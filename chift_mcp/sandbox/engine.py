@@ -99,7 +99,7 @@ class Engine:
         found = self._info.get(operation.id)
         if found is not None:
             return found
-        schema = self.spec.resolve(operation.response) if operation.response is not None else None
+        status, schema = _success(self.spec, operation)
         props = (schema or {}).get("properties") or {}
         paginated = set(props) >= PAGE_KEYS
         item_schema = props["items"].get("items") if paginated else None
@@ -109,7 +109,7 @@ class Engine:
         info = Compiled(
             operation=operation,
             validator=RequestValidator(operation),
-            status=_success_status(self.spec, operation),
+            status=status,
             schema=schema,
             paginated=paginated,
             item_schema=item_schema,
@@ -275,10 +275,20 @@ class Engine:
         return page(call.query, total, item)
 
 
-def _success_status(spec: Spec, operation: Operation) -> int:
-    """The documented success status (``Operation`` keeps the 2xx schema, not its code)."""
+def _success(spec: Spec, operation: Operation) -> tuple[int, dict[str, Any] | None]:
+    """The documented success status and its JSON schema, resolved: ``{}`` for JSON without a schema,
+    None for no JSON answer. ``Operation.response`` has the schema, not the status code."""
     responses = spec.paths[operation.path][operation.method.lower()].get("responses") or {}
-    return next((int(code) for code in sorted(responses) if code.startswith("2")), 200)
+    code = next((code for code in sorted(responses) if code.startswith("2")), None)
+    if code is None:
+        return 200, None
+    if operation.response is not None:
+        return int(code), spec.resolve(operation.response)
+    response = responses[code]
+    while isinstance(response, dict) and "$ref" in response:
+        response = spec.lookup(response["$ref"])
+    json_answer = "application/json" in ((response or {}).get("content") or {})
+    return int(code), {} if json_answer else None
 
 
 def _canonical(query: Mapping[str, str]) -> str:

@@ -1,13 +1,15 @@
-"""The router serves every spec operation, read once through ``chift_mcp.operations``."""
+"""The router serves every spec operation, read once through ``chift_mcp.operations``, as the spec says."""
 
 from __future__ import annotations
 
 import re
 
+import httpx2
 import pytest
 from sandbox_support import operations, shared_spec
 
 from chift_mcp.operations import all_operations, load_operations
+from chift_mcp.sandbox import build_app
 from chift_mcp.sandbox.config import connection_api
 from chift_mcp.sandbox.routing import MethodNotAllowed, Router
 from chift_mcp.spec import Spec
@@ -61,3 +63,39 @@ def test_unknown_paths_and_methods() -> None:
 def test_the_connection_an_operation_needs(chift_spec: Spec, path: str, api: str | None) -> None:
     operation = next(op for op in Router.for_spec(chift_spec).operations if op.path == path)
     assert connection_api(operation) == api
+
+
+def small_spec() -> Spec:
+    ok_json = {"description": "ok", "content": {"application/json": {}}}  # JSON, no schema
+    thing = {"type": "object", "properties": {"id": {"type": "string"}}, "required": ["id"]}
+    document = {
+        "openapi": "3.1.0",
+        "paths": {
+            "/things": {
+                "get": {"operationId": "get_things", "responses": {"200": ok_json}},
+                "post": {
+                    "operationId": "create_thing",
+                    "responses": {
+                        "201": {"description": "", "content": {"application/json": {"schema": thing}}}
+                    },
+                },
+                "delete": {"operationId": "delete_things", "responses": {"204": {"description": ""}}},
+            }
+        },
+    }
+    return Spec(document, source="test", digest="test")
+
+
+@pytest.mark.anyio
+async def test_success_status_and_body_follow_the_spec(anyio_backend: str) -> None:
+    app = build_app(small_spec())
+    token = app.state.sandbox.issue_token("tester")["access_token"]
+    transport = httpx2.ASGITransport(app=app)
+    headers = {"Authorization": f"Bearer {token}"}
+    async with httpx2.AsyncClient(transport=transport, base_url="http://s", headers=headers) as client:
+        listed = await client.get("/things")
+        created = await client.post("/things")
+        deleted = await client.delete("/things")
+    assert (listed.status_code, listed.json()) == (200, {})
+    assert created.status_code == 201 and isinstance(created.json()["id"], str)
+    assert (deleted.status_code, deleted.content) == (204, b"")
