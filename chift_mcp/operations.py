@@ -156,6 +156,20 @@ def load_operations(spec: Spec) -> list[Operation]:
     return operations
 
 
+def all_operations(spec: Spec) -> list[Operation]:
+    """Every operation in the spec, in spec order: those of ``load_operations`` and the token endpoints
+    (``/token``, ``/mcp-token``, domain ``"token"``) that are never tools but that the sandbox serves."""
+    operations: list[Operation] = []
+    for path, item in spec.paths.items():
+        domain = domain_of(path) or "token"
+        shared = item.get("parameters", [])
+        for method in _HTTP_METHODS:
+            raw = item.get(method)
+            if raw is not None:
+                operations.append(_operation(spec, path, method, raw, domain, shared))
+    return operations
+
+
 def _operation(
     spec: Spec, path: str, method: str, raw: dict[str, Any], domain: str, shared: list[Any]
 ) -> Operation:

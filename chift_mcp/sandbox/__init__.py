@@ -7,6 +7,7 @@ resources (``resources.RESOURCES``) can be read back and updated.
 
     app = build_app(spec, SandboxConfig(seed=1))        # in process: httpx2.ASGITransport(app=app)
     app.state.sandbox.faults.add(match="accounting_get_clients", kind="status", status=429, retry_after=1)
+    app.state.sandbox.clock.hold()                       # latency sleeps end on clock.advance() (clock.py)
     run(port=8765)                                       # on a real port (``chift-mcp sandbox``)
 
 Admin routes (no auth), for tests that run the sandbox in another process:
@@ -27,7 +28,6 @@ Admin routes (no auth), for tests that run the sandbox in another process:
 from chift_mcp.sandbox.app import build_app
 from chift_mcp.sandbox.config import (
     ACCOUNTING_CONSUMER_ID,
-    API_BY_DOMAIN,
     DEMO_CONSUMER_ID,
     INACTIVE_CONSUMER_ID,
     ConnectionConfig,
@@ -41,7 +41,6 @@ from chift_mcp.settings import SANDBOX_ACCOUNT_ID, SANDBOX_CLIENT_ID, SANDBOX_CL
 
 __all__ = [
     "ACCOUNTING_CONSUMER_ID",
-    "API_BY_DOMAIN",
     "DEMO_CONSUMER_ID",
     "INACTIVE_CONSUMER_ID",
     "SANDBOX_ACCOUNT_ID",

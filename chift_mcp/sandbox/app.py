@@ -12,25 +12,24 @@ import math
 import time
 from typing import Any
 
-import anyio
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route as StarletteRoute
 
+from chift_mcp.operations import Operation
 from chift_mcp.sandbox import errors
 from chift_mcp.sandbox.config import SandboxConfig
 from chift_mcp.sandbox.engine import Engine, Outcome
 from chift_mcp.sandbox.errors import dumps, error_body
 from chift_mcp.sandbox.faults import Fault, FaultError
-from chift_mcp.sandbox.routing import MethodNotAllowed, Route, Router
+from chift_mcp.sandbox.routing import TOKEN_DOMAIN, MethodNotAllowed, Router
 from chift_mcp.sandbox.state import SandboxState, Transaction, iso_utc
 from chift_mcp.sandbox.validation import Invalid
 from chift_mcp.spec import Spec, load_spec
 
 logger = logging.getLogger("chift_mcp.sandbox")
 
-TOKEN_OPERATIONS = frozenset({"generate_access_token_token_post", "generate_mcp_token_mcp_token_post"})
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 ALL_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
 
@@ -40,8 +39,11 @@ class Sandbox:
 
     def __init__(self, spec: Spec, config: SandboxConfig) -> None:
         self.state = SandboxState(config)
-        self.router = Router(spec)
-        self.engine = Engine(spec, self.state, self.router)
+        self.engine = Engine(spec, self.state)
+
+    @property
+    def router(self) -> Router:
+        return self.engine.router
 
     # -- API ----------------------------------------------------------------------------------------
 
@@ -89,16 +91,17 @@ class Sandbox:
                 "Make sure that you use the routes as specified in the documentation."
             )
             return Outcome(400, dumps(error_body(errors.ROUTE_NOT_FOUND, message)), False)
-        route, raw_path = match
-        entry["operation_id"] = route.operation_id
+        operation, raw_path = match
+        token_endpoint = operation.domain == TOKEN_DOMAIN
+        entry["operation_id"] = operation.id
         entry["consumer_id"] = raw_path.get("consumer_id")
-        if route.operation_id not in TOKEN_OPERATIONS:
+        if not token_endpoint:
             problem = state.token_problem(request.headers.get("authorization"))
             if problem:
                 body = error_body(errors.AUTHENTICATION, problem)
                 return Outcome(401, dumps(body), False, headers={"WWW-Authenticate": "Bearer"})
 
-        triggered = state.faults.take(method, path, route.template, route.operation_id)
+        triggered = state.faults.take(method, path, operation.path, operation.id)
         action = triggered.action
         if action is not None:
             entry["fault"] = action.kind
@@ -122,18 +125,18 @@ class Sandbox:
         try:
             delay = state.config.latency + triggered.latency
             if delay > 0:
-                await anyio.sleep(delay)
+                await state.clock.sleep(delay)
             if action is not None and action.kind == "status":
                 outcome = Outcome(
                     action.status or 503, dumps(action.error_body()), False, headers=_retry_after(action)
                 )
             else:
                 raw = await request.body()
-                if route.operation_id in TOKEN_OPERATIONS:
-                    outcome = self._token(route, raw_path, raw)
+                if token_endpoint:
+                    outcome = self._token(operation, raw_path, raw)
                 else:
                     outcome = self.engine.handle(
-                        route,
+                        operation,
                         raw_path,
                         request.query_params,
                         entry["query"],
@@ -150,8 +153,8 @@ class Sandbox:
         finally:
             if transaction is not None:
                 transaction.in_process = False
-        if outcome.processed and method in WRITE_METHODS and route.operation_id not in TOKEN_OPERATIONS:
-            state.processed_writes[route.operation_id] += 1
+        if outcome.processed and method in WRITE_METHODS and not token_endpoint:
+            state.processed_writes[operation.id] += 1
         if action is not None and action.kind == "drop_after_processing":
             return Outcome(
                 action.status or 502,
@@ -187,8 +190,8 @@ class Sandbox:
             )
         return Outcome(409, dumps(body), False)
 
-    def _token(self, route: Route, raw_path: dict[str, str], body: bytes) -> Outcome:
-        info = self.engine.info(route)
+    def _token(self, operation: Operation, raw_path: dict[str, str], body: bytes) -> Outcome:
+        info = self.engine.info(operation)
         checked = info.validator.validate(raw_path, {}, {}, body)
         if isinstance(checked, Invalid):
             detail_body = error_body(checked.error_code, checked.message, checked.detail)
@@ -273,7 +276,7 @@ class Sandbox:
 
     async def health(self, request: Request) -> Response:
         del request
-        return JSONResponse({"status": "ok", "operations": len(self.router.routes)})
+        return JSONResponse({"status": "ok", "operations": len(self.router.operations)})
 
 
 def _retry_after(fault: Fault) -> dict[str, str]:

@@ -5,24 +5,15 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 
+from chift_mcp.operations import CONNECTION_APIS, Operation
 from chift_mcp.settings import SANDBOX_ACCOUNT_ID, SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET
 
 DEMO_CONSUMER_ID = "11111111-1111-4111-8111-111111111111"
 ACCOUNTING_CONSUMER_ID = "22222222-2222-4222-8222-222222222222"
 INACTIVE_CONSUMER_ID = "33333333-3333-4333-8333-333333333333"
 
-# Path segment after ``/consumers/{consumer_id}/`` -> the ``api`` string of the connection that serves it
-# (the ``Api`` enum of the spec).
-API_BY_DOMAIN: dict[str, str] = {
-    "accounting": "Accounting",
-    "invoicing": "Invoicing",
-    "pos": "Point of Sale",
-    "commerce": "eCommerce",
-    "pms": "Property Management System",
-    "payment": "Payment",
-    "banking": "Banking",
-    "spend_management": "Spend Management",
-}
+# The domain of a unified API -> the ``api`` of the connection that serves it (the ``Api`` enum of the spec).
+API_OF_DOMAIN: dict[str, str] = {domain: api for api, domain in CONNECTION_APIS.items()}
 
 # A plausible connector per API: (integration name, integration id).
 DEFAULT_INTEGRATIONS: dict[str, tuple[str, int]] = {
@@ -37,6 +28,12 @@ DEFAULT_INTEGRATIONS: dict[str, tuple[str, int]] = {
     "Communication": ("Mailchimp", 5001),
     "Custom": ("Custom connector", 9901),
 }
+
+
+def connection_api(operation: Operation) -> str | None:
+    """The ``api`` of the connection a consumer needs for ``operation``, None when it needs none."""
+    return API_OF_DOMAIN.get(operation.domain) if operation.consumer_scoped else None
+
 
 _NAMESPACE = uuid.UUID("6b1f3a52-9d0c-4c1e-9a57-1d3c9a0c0c7e")
 
@@ -100,7 +97,7 @@ def demo_consumers() -> tuple[ConsumerConfig, ...]:
         ConsumerConfig.with_apis(
             DEMO_CONSUMER_ID,
             "Demo Company",
-            active=tuple(API_BY_DOMAIN.values()),
+            active=tuple(CONNECTION_APIS),
             email="finance@demo-company.example",
         ),
         ConsumerConfig.with_apis(

@@ -4,25 +4,26 @@
 from a hash of ``(seed, key, json path)``, so the same key gives the same object, and two schemas that
 share a field at the same path give that field the same value (a list item and its get-one view
 agree). Values are chosen from the field name and its parent's title (emails, IBANs, amounts with two
-decimals, ISO dates...) and always respect the schema (types, enums, formats, bounds, lengths).
+decimals, ISO dates...) and always respect the schema (types, enums, formats, bounds, lengths):
+strings in ``semantics``, numbers, booleans and dates in ``scalars``; ``consistency`` then makes one
+object's amounts and dates agree.
 """
 
 from __future__ import annotations
 
-import contextlib
 import uuid
 from dataclasses import dataclass
-from datetime import date, timedelta
 from typing import Any
 
+from chift_mcp.sandbox.consistency import HARMONISED_FIELDS, harmonise
 from chift_mcp.sandbox.fakes import Draw, Persona, digest, persona
+from chift_mcp.sandbox.scalars import boolean_for, date_for, number_for
 from chift_mcp.sandbox.schema_check import first_error, is_valid
 from chift_mcp.sandbox.semantics import semantic_string
 
 MAX_DEPTH = 7
 NULL_CHANCE = 0.1
 OPTIONAL_NULL_CHANCE = 0.3  # an optional, nullable field is absent this often (on top of NULL_CHANCE)
-_EPOCH = date(2024, 1, 1)
 _MASK = (1 << 128) - 1
 _UUID_SALT = 0x5A17_5A17_5A17_5A17
 _STRING_LIMITS = frozenset({"minLength", "maxLength", "pattern", "format", "enum", "const"})
@@ -47,35 +48,6 @@ _NEVER_NULL = frozenset(
         "order_number",
         "reference",
     }
-)
-_LINE_KEYS = ("lines", "items", "invoice_lines", "order_lines")
-_ORDERED_TIMES = (
-    ("created_on", "last_updated_on"),
-    ("created_on", "updated_on"),
-    ("created_on", "modified_on"),
-    ("creation_date", "closing_date"),
-    ("created_at", "updated_at"),
-    ("start", "end"),
-)
-_HARMONY = frozenset(
-    {"untaxed_amount", "tax_amount", "debit", "currency_exchange_rate", "due_date", "end_date", "date_to"}
-    | {name for pair in _ORDERED_TIMES for name in pair}
-)
-
-_MONEY = (
-    "amount",
-    "total",
-    "price",
-    "balance",
-    "debit",
-    "credit",
-    "cost",
-    "fee",
-    "tip",
-    "discount",
-    "refund",
-    "montant",
-    "other",
 )
 
 
@@ -194,9 +166,9 @@ class DataGenerator:
         if kind == "string":
             return self._string(schema, key, path, name, parent, examples)
         if kind in ("integer", "number"):
-            return self._number(schema, key, path, name, kind == "integer", examples)
+            return number_for(schema, name, self._draw(key, path), kind == "integer")
         if kind == "boolean":
-            return self._boolean(key, path, name)
+            return boolean_for(name, self._draw(key, path))
         return None
 
     def _any_of(
@@ -237,8 +209,8 @@ class DataGenerator:
                 out[prop] = None
                 continue
             out[prop] = self._value(sub, key, where, prop, title, depth + 1, None)
-        if props and not _HARMONY.isdisjoint(props):
-            _harmonise(out, props)
+        if props and not HARMONISED_FIELDS.isdisjoint(props):
+            harmonise(out, props)
         return out
 
     def _array(
@@ -255,43 +227,6 @@ class DataGenerator:
         count = min(count, hi)
         return [self._value(items, key, f"{path}[{i}]", name, parent, depth + 1, None) for i in range(count)]
 
-    def _boolean(self, key: _Item, path: str, name: str) -> bool:
-        draw = self._draw(key, path)
-        n = name.lower()
-        if n in ("is_company", "active", "enabled", "posted", "is_active", "visible", "available"):
-            return draw.chance(0.8)
-        if n.startswith(("is_deleted", "deleted", "archived", "is_archived")):
-            return draw.chance(0.05)
-        return draw.chance(0.5)
-
-    def _number(
-        self, schema: dict[str, Any], key: _Item, path: str, name: str, integer: bool, examples: Any
-    ) -> int | float:
-        draw = self._draw(key, path)
-        n = name.lower()
-        value: float
-        if integer:
-            value = _integer_for(n, draw)
-        elif "exchange_rate" in n:
-            value = 1.0
-        elif "rate" in n or n in ("vat", "tax"):
-            value = draw.pick((21.0, 21.0, 12.0, 6.0, 0.0))
-        elif "percent" in n:
-            value = draw.pick((100.0, 50.0, 25.0))
-        elif n == "probability":
-            value = float(draw.pick((10, 25, 50, 75, 90)))
-        elif "quantity" in n or n == "guests":
-            value = float(draw.between(1, 12))
-        elif n == "weight":
-            value = draw.between(1, 250) / 10
-        elif n in ("unit_price", "price", "cost", "delivery_fee", "fee", "tip"):
-            value = draw.between(100, 50_000) / 100
-        elif any(word in n for word in _MONEY):
-            value = draw.between(500, 500_000) / 100
-        else:
-            value = draw.between(100, 100_000) / 100
-        return _clamp(schema, value, integer)
-
     def _string(
         self, schema: dict[str, Any], key: _Item, path: str, name: str, parent: str, examples: Any
     ) -> str:
@@ -300,9 +235,9 @@ class DataGenerator:
         if fmt == "uuid":
             return str(uuid.UUID(int=_mix(key.k, self._path(path) ^ _UUID_SALT), version=4))
         if fmt == "date":
-            return _date_for(name, draw).isoformat()
+            return date_for(name, draw).isoformat()
         if fmt == "date-time":
-            day = _date_for(name, draw)
+            day = date_for(name, draw)
             return f"{day.isoformat()}T{draw.between(7, 19):02d}:{draw.below(60):02d}:{draw.below(60):02d}Z"
         candidates: list[str] = []
         semantic = semantic_string(name.lower(), parent.lower(), draw, key.who)
@@ -374,49 +309,6 @@ class DataGenerator:
 # -- helpers ----------------------------------------------------------------------------------------
 
 
-def _clamp(schema: dict[str, Any], value: float, integer: bool) -> int | float:
-    if "minimum" in schema and value < schema["minimum"]:
-        value = schema["minimum"]
-    if "exclusiveMinimum" in schema and value <= schema["exclusiveMinimum"]:
-        value = schema["exclusiveMinimum"] + (1 if integer else 0.01)
-    if "maximum" in schema and value > schema["maximum"]:
-        value = schema["maximum"]
-    if "exclusiveMaximum" in schema and value >= schema["exclusiveMaximum"]:
-        value = schema["exclusiveMaximum"] - (1 if integer else 0.01)
-    if integer:
-        return int(value)
-    return round(float(value), 2)
-
-
-def _integer_for(n: str, draw: Draw) -> int:
-    if n in ("quantity", "current_quantity", "guests"):
-        return draw.between(1, 12)
-    if n in ("status_code", "httpstatus"):
-        return 200
-    if n == "expires_in":
-        return 1800
-    if n in ("integrationid", "integration_id"):
-        return draw.between(1000, 9999)
-    if n in ("display_order", "line_number", "page"):
-        return draw.between(1, 20)
-    if n in ("size", "page_size", "limit"):
-        return 50
-    if n in ("year", "fiscal_year"):
-        return draw.between(2023, 2025)
-    if n in ("occurrences", "attempts", "fiscal_years_back"):
-        return draw.between(1, 5)
-    if n == "expires_on":
-        return 1_767_225_600 + draw.below(86_400)
-    return draw.between(0, 250)
-
-
-def _date_for(name: str, draw: Draw) -> date:
-    n = name.lower()
-    if "birth" in n:
-        return date(1960, 1, 1) + timedelta(days=draw.below(365 * 40))
-    return _EPOCH + timedelta(days=draw.below(730))
-
-
 def _fit_length(schema: dict[str, Any], value: str) -> str:
     max_len = schema.get("maxLength")
     if isinstance(max_len, int) and len(value) > max_len:
@@ -425,56 +317,3 @@ def _fit_length(schema: dict[str, Any], value: str) -> str:
     if isinstance(min_len, int) and len(value) < min_len:
         value = value + "0" * (min_len - len(value))
     return value
-
-
-def _harmonise(obj: dict[str, Any], props: dict[str, Any]) -> None:
-    """Make amounts, dates and rates of one object agree; keeps every change schema-valid."""
-    changes: dict[str, Any] = {}
-
-    def num(name: str) -> float | None:
-        value = changes.get(name, obj.get(name))
-        return value if isinstance(value, int | float) and not isinstance(value, bool) else None
-
-    unit_price, quantity, untaxed = num("unit_price"), num("quantity"), num("untaxed_amount")
-    if unit_price is not None and quantity is not None and untaxed is not None:
-        changes["untaxed_amount"] = round(unit_price * quantity, 2)
-    lines = next((obj[k] for k in _LINE_KEYS if isinstance(obj.get(k), list) and obj[k]), None)
-    if lines and all(isinstance(line, dict) for line in lines):
-        for field_name in ("untaxed_amount", "tax_amount", "total"):
-            values = [line.get(field_name) for line in lines]
-            if num(field_name) is not None and all(isinstance(v, int | float) for v in values):
-                changes[field_name] = round(sum(values), 2)
-    untaxed, tax, total = num("untaxed_amount"), num("tax_amount"), num("total")
-    if untaxed is not None and tax is not None and not lines:
-        rate = num("tax_rate")
-        tax = round(untaxed * (rate if rate is not None else 21.0) / 100, 2)
-        changes["tax_amount"] = tax
-    if untaxed is not None and tax is not None and total is not None:
-        changes["total"] = round(untaxed + tax, 2)
-    debit, credit = num("debit"), num("credit")
-    if debit is not None and credit is not None and debit and credit:
-        changes["credit" if int(debit * 100) % 2 else "debit"] = 0.0
-    if obj.get("currency") == "EUR" and num("currency_exchange_rate") is not None:
-        changes["currency_exchange_rate"] = 1.0
-    for start, end, days in (
-        ("invoice_date", "due_date", 30),
-        ("date", "due_date", 30),
-        ("start_date", "end_date", 90),
-        ("date_from", "date_to", 30),
-    ):
-        first, second = obj.get(start), obj.get(end)
-        if isinstance(first, str) and isinstance(second, str) and len(first) == len(second) == 10:
-            with contextlib.suppress(ValueError):
-                changes[end] = (date.fromisoformat(first) + timedelta(days=days)).isoformat()
-    for early, late in _ORDERED_TIMES:
-        first, second = obj.get(early), obj.get(late)
-        if (
-            isinstance(first, str)
-            and isinstance(second, str)
-            and len(first) == len(second)
-            and first > second
-        ):
-            changes[early], changes[late] = second, first
-    for name, value in changes.items():
-        if name in props and is_valid(props[name], value):
-            obj[name] = value

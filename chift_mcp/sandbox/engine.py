@@ -1,26 +1,31 @@
 """Answer one spec operation: validate, check consumer and connection, then read, create or update.
 
-Per-operation data (validator, response schema, resource role) is compiled on first use and kept.
+Per-operation data (validator, resolved response schema, resource role) is compiled from its
+``chift_mcp.operations.Operation`` on first use and kept. The stored resources are ``store``'s;
+consumers and connections are ``accounts``'s; every other operation answers with generated data.
 GET answers are cached by (path, query, state versions), so a hot route costs a dict lookup.
 """
 
 from __future__ import annotations
 
 import hashlib
-import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
+from chift_mcp.operations import Operation
 from chift_mcp.sandbox import errors
 from chift_mcp.sandbox.accounts import TRANSACTION_LOOKUP, AccountRoutes
+from chift_mcp.sandbox.config import connection_api
 from chift_mcp.sandbox.data import DataGenerator
 from chift_mcp.sandbox.errors import ApiError, dumps
 from chift_mcp.sandbox.fakes import digest
-from chift_mcp.sandbox.resources import RESOURCES, Resource, reference_target, roles
-from chift_mcp.sandbox.routing import Route, Router
+from chift_mcp.sandbox.resources import Resource, roles
+from chift_mcp.sandbox.routing import Router
 from chift_mcp.sandbox.schema_check import is_valid
 from chift_mcp.sandbox.state import SandboxState
+from chift_mcp.sandbox.store import ResourceStore, explicit_filters, overlay, page
 from chift_mcp.sandbox.validation import Invalid, RequestValidator
 from chift_mcp.spec import Spec
 
@@ -30,13 +35,16 @@ MAX_GENERATED_TOTAL = 137
 
 
 @dataclass
-class RouteInfo:
-    route: Route
+class Compiled:
+    """What the engine keeps of one operation."""
+
+    operation: Operation
     validator: RequestValidator
     status: int
-    schema: dict[str, Any] | None
+    schema: dict[str, Any] | None  # the success answer's schema, resolved
     paginated: bool
     item_schema: dict[str, Any] | None
+    api: str | None  # the connection the consumer needs
     resource: Resource | None = None
     role: str | None = None
 
@@ -56,8 +64,8 @@ class Outcome:
 class Call:
     """One validated request."""
 
-    route: Route
-    info: RouteInfo
+    operation: Operation
+    info: Compiled
     path: dict[str, Any]
     query: dict[str, Any]
     raw_query: Mapping[str, str]
@@ -71,54 +79,52 @@ Handler = Callable[[Call], tuple[int, Any, str | None]]
 
 
 class Engine:
-    def __init__(self, spec: Spec, state: SandboxState, router: Router) -> None:
+    def __init__(self, spec: Spec, state: SandboxState) -> None:
         self.spec = spec
         self.state = state
-        self.router = router
         self.gen = DataGenerator(state.config.seed)
-        self._info: dict[str, RouteInfo] = {}
+        self._info: dict[str, Compiled] = {}
         self._roles = roles()
-        self._known: dict[tuple[str, str], dict[str, tuple[str, int]]] = {}
+        self.store = ResourceStore(state, self.gen, lambda operation_id: self.router.by_id[operation_id])
         self._special: dict[str, Handler] = AccountRoutes(state, self.gen).handlers()
 
-    # -- compiled per route -------------------------------------------------------------------------
+    @cached_property
+    def router(self) -> Router:
+        """The spec's operations, read on the first request rather than at ``build_app`` (start-up)."""
+        return Router.for_spec(self.spec)
 
-    def info(self, route: Route) -> RouteInfo:
-        found = self._info.get(route.operation_id)
+    # -- compiled per operation ---------------------------------------------------------------------
+
+    def info(self, operation: Operation) -> Compiled:
+        found = self._info.get(operation.id)
         if found is not None:
             return found
-        responses = route.operation.get("responses") or {}
-        status, schema = 200, None
-        for code in sorted(responses):
-            if code.startswith("2"):
-                status = int(code)
-                content = (self.spec.resolve(responses[code]).get("content") or {}).get("application/json")
-                schema = content.get("schema", {}) if content is not None else None
-                break
+        status, schema = _success(self.spec, operation)
         props = (schema or {}).get("properties") or {}
         paginated = set(props) >= PAGE_KEYS
         item_schema = props["items"].get("items") if paginated else None
         if schema is not None and schema.get("type") == "array":
             item_schema = schema.get("items") or {}
-        resource, role = self._roles.get(route.operation_id, (None, None))
-        info = RouteInfo(
-            route=route,
-            validator=RequestValidator(self.spec, route.operation),
+        resource, role = self._roles.get(operation.id, (None, None))
+        info = Compiled(
+            operation=operation,
+            validator=RequestValidator(operation),
             status=status,
             schema=schema,
             paginated=paginated,
             item_schema=item_schema,
+            api=connection_api(operation),
             resource=resource,
             role=role,
         )
-        self._info[route.operation_id] = info
+        self._info[operation.id] = info
         return info
 
     # -- entry point --------------------------------------------------------------------------------
 
     def handle(
         self,
-        route: Route,
+        operation: Operation,
         raw_path: dict[str, str],
         query: Mapping[str, str],
         query_string: str,
@@ -127,9 +133,9 @@ class Engine:
         path_str: str,
         use_cache: bool,
     ) -> Outcome:
-        info = self.info(route)
+        info = self.info(operation)
         cache_key: tuple[Any, ...] | None = None
-        if use_cache and route.method == "GET" and route.operation_id not in UNCACHED:
+        if use_cache and operation.method == "GET" and operation.id not in UNCACHED:
             consumer = raw_path.get("consumer_id", "")
             cache_key = (
                 path_str,
@@ -144,15 +150,15 @@ class Engine:
                 self.state.cache_hits += 1
                 status, payload = cached
                 return Outcome(status, payload, status < 400, consumer or None)
-        outcome = self._run(route, info, raw_path, query, headers, body, path_str)
+        outcome = self._run(operation, info, raw_path, query, headers, body, path_str)
         if cache_key is not None and outcome.status != 500:
             self.state.cache.put(cache_key, (outcome.status, outcome.body or b""))
         return outcome
 
     def _run(
         self,
-        route: Route,
-        info: RouteInfo,
+        operation: Operation,
+        info: Compiled,
         raw_path: dict[str, str],
         query: Mapping[str, str],
         headers: Mapping[str, str],
@@ -166,14 +172,14 @@ class Engine:
             if isinstance(checked, Invalid):
                 raise ApiError(422, checked.error_code, checked.message, checked.detail)
             connection = None
-            if consumer_id is not None and route.template.startswith("/consumers/{consumer_id}"):
+            if consumer_id is not None and operation.consumer_scoped:
                 if consumer_id not in self.state.consumers:
                     raise ApiError(404, errors.CONSUMER_NOT_FOUND, "The consumer does not exist")
-                if route.api:
-                    connection = self._connection(consumer_id, route.api, headers)
+                if info.api:
+                    connection = self._connection(consumer_id, info.api, headers)
                     connection_id = connection["connectionid"]
             call = Call(
-                route,
+                operation,
                 info,
                 checked.path,
                 checked.query,
@@ -183,7 +189,7 @@ class Engine:
                 consumer_id,
                 connection,
             )
-            handler = self._special.get(route.operation_id, self._generic)
+            handler = self._special.get(operation.id, self._generic)
             status, payload, created_id = handler(call)
         except ApiError as exc:
             return Outcome(
@@ -220,19 +226,13 @@ class Engine:
     def _generic(self, call: Call) -> tuple[int, Any, str | None]:
         info = call.info
         if info.resource is not None and call.consumer_id is not None:
-            handler = {
-                "create": self._resource_create,
-                "list": self._resource_list,
-                "get": self._resource_get,
-                "update": self._resource_update,
-            }[str(info.role)]
-            return handler(call, info.resource, call.consumer_id)
+            return self.store.handle(call, info.resource, str(info.role), call.consumer_id)
         if info.schema is None:
             return info.status, None, None
         if info.paginated:
             return info.status, self._generated_page(call), None
-        if call.route.method == "GET" or call.body is None:
-            key = f"{call.route.method} {call.path_str}?{_canonical(call.raw_query)}"
+        if call.operation.method == "GET" or call.body is None:
+            key = f"{call.operation.method} {call.path_str}?{_canonical(call.raw_query)}"
             if info.schema.get("type") == "array":
                 count = 1 + digest(f"{self.gen.seed}|count|{call.path_str}") % 8
                 return (
@@ -244,7 +244,7 @@ class Engine:
         else:
             body_hash = hashlib.sha256(dumps(call.body)).hexdigest()[:16]
             payload = self.gen.conform(
-                info.schema, call.body, f"{call.route.method} {call.path_str}|{body_hash}"
+                info.schema, call.body, f"{call.operation.method} {call.path_str}|{body_hash}"
             )
         self._apply_path(payload, info.schema, call.path)
         return info.status, payload, None
@@ -264,184 +264,32 @@ class Engine:
     def _generated_page(self, call: Call) -> dict[str, Any]:
         assert call.info.item_schema is not None
         scope = "|".join(f"{k}={v}" for k, v in sorted(call.path.items()))
-        total = digest(f"{self.gen.seed}|total|{call.route.template}|{scope}") % (MAX_GENERATED_TOTAL + 1)
-        filters = self._filters(call)
+        total = digest(f"{self.gen.seed}|total|{call.operation.path}|{scope}") % (MAX_GENERATED_TOTAL + 1)
+        filters = explicit_filters(call)
         schema = call.info.item_schema
 
         def item(i: int) -> Any:
-            value = self.gen.generate(schema, f"{call.route.template}|{scope}|{i}")
-            return _overlay(value, schema, filters)
+            value = self.gen.generate(schema, f"{call.operation.path}|{scope}|{i}")
+            return overlay(value, schema, filters)
 
-        return _page(call.query, total, item)
+        return page(call.query, total, item)
 
-    def _filters(self, call: Call) -> dict[str, Any]:
-        """Query parameters the client set explicitly (page and size aside): items echo them."""
-        return {
-            name: value
-            for name, value in call.query.items()
-            if name in call.raw_query and name not in ("page", "size") and value is not None
-        }
 
-    # -- stored resources ---------------------------------------------------------------------------
-
-    def _variants(self, resource: Resource) -> list[str]:
-        if not resource.variant:
-            return [""]
-        route = self.router.by_operation_id[resource.lists[0]]
-        for param in self.info(route).validator.params:
-            if param.name == resource.variant:
-                return [str(v) for v in param.schema.get("enum", [])] or [""]
-        return [""]
-
-    def generated_total(self, resource: Resource, consumer_id: str, variant: str) -> int:
-        return 101 + digest(f"{self.gen.seed}|{resource.name}|{consumer_id}|{variant}") % 37
-
-    def generated_id(self, resource: Resource, consumer_id: str, variant: str, index: int) -> str:
-        return self.gen.uuid(f"{resource.name}|{consumer_id}|{variant}|{index}")
-
-    def _locate(
-        self, resource: Resource, consumer_id: str, ident: str
-    ) -> tuple[str, int] | dict[str, Any] | None:
-        record = self.state.created.get((consumer_id, resource.name), {}).get(ident)
-        if record is not None:
-            return record
-        key = (consumer_id, resource.name)
-        known = self._known.get(key)
-        if known is None:
-            known = {}
-            for variant in self._variants(resource):
-                for i in range(self.generated_total(resource, consumer_id, variant)):
-                    known[self.generated_id(resource, consumer_id, variant, i)] = (variant, i)
-            self._known[key] = known
-        return known.get(ident)
-
-    def _generated_item(
-        self, schema: dict[str, Any], resource: Resource, consumer_id: str, variant: str, index: int
-    ) -> Any:
-        key = f"{resource.name}|{consumer_id}|{variant}|{index}"
-        item = self.gen.generate(schema, key)
-        if not isinstance(item, dict):
-            return item
-        props = schema.get("properties") or {}
-        ident = self.generated_id(resource, consumer_id, variant, index)
-        if "id" in props and is_valid(props["id"], ident):
-            item["id"] = ident
-        if (
-            resource.variant
-            and variant
-            and resource.variant in props
-            and is_valid(props[resource.variant], variant)
-        ):
-            item[resource.variant] = variant
-        for name in props:  # ids that point at another stored resource resolve there
-            target_name = reference_target(resource.name, name, variant)
-            target = next((r for r in RESOURCES if r.name == target_name), None)
-            if target is not None and is_valid(props[name], "x"):
-                total = self.generated_total(target, consumer_id, "")
-                item[name] = self.generated_id(target, consumer_id, "", digest(key) % total)
-        override = self.state.overrides.get((consumer_id, resource.name), {}).get(ident)
-        if override:
-            item = self.gen.conform(schema, {**item, **override}, key)
-        return item
-
-    def _stored_view(self, schema: dict[str, Any], record: dict[str, Any]) -> Any:
-        view = self.gen.conform(schema, record, f"created|{record['id']}")
-        props = schema.get("properties") or {}
-        if isinstance(view, dict) and "id" in props and is_valid(props["id"], record["id"]):
-            view["id"] = record["id"]
-        return view
-
-    def _resource_list(self, call: Call, resource: Resource, consumer_id: str) -> tuple[int, Any, str | None]:
-        schema = call.info.item_schema or {}
-        variant = str(call.path.get(resource.variant, "")) if resource.variant else ""
-        generated = self.generated_total(resource, consumer_id, variant)
-        created = [
-            record
-            for record in self.state.created.get((consumer_id, resource.name), {}).values()
-            if not resource.variant or not variant or record.get(resource.variant) == variant
-        ]
-        filters = self._filters(call)
-
-        def item(i: int) -> Any:
-            if i < generated:
-                return _overlay(
-                    self._generated_item(schema, resource, consumer_id, variant, i), schema, filters
-                )
-            return self._stored_view(schema, created[i - generated])
-
-        return call.info.status, _page(call.query, generated + len(created), item), None
-
-    def _resource_get(self, call: Call, resource: Resource, consumer_id: str) -> tuple[int, Any, str | None]:
-        ident = str(call.path.get(resource.id_param, ""))
-        found = self._locate(resource, consumer_id, ident)
-        schema = call.info.schema or {}
-        if found is None:
-            raise ApiError(404, resource.not_found, f"The {resource.label} '{ident}' could not be found")
-        if isinstance(found, dict):
-            return call.info.status, self._stored_view(schema, found), None
-        variant, index = found
-        return call.info.status, self._generated_item(schema, resource, consumer_id, variant, index), None
-
-    def _resource_create(
-        self, call: Call, resource: Resource, consumer_id: str
-    ) -> tuple[int, Any, str | None]:
-        ident = str(uuid.uuid4())
-        body = call.body if isinstance(call.body, dict) else {}
-        record: dict[str, Any] = {**body, "id": ident}
-        schema = call.info.schema or {}
-        payload = self._stored_view(schema, record)
-        stored = {**record, **(payload if isinstance(payload, dict) else {}), "id": ident}
-        self.state.created.setdefault((consumer_id, resource.name), {})[ident] = stored
-        self.state.created_counts[resource.name] += 1
-        self.state.bump(consumer_id, resource.name)
-        return call.info.status, payload, ident
-
-    def _resource_update(
-        self, call: Call, resource: Resource, consumer_id: str
-    ) -> tuple[int, Any, str | None]:
-        ident = str(call.path.get(resource.id_param, ""))
-        found = self._locate(resource, consumer_id, ident)
-        if found is None:
-            raise ApiError(404, resource.not_found, f"The {resource.label} '{ident}' could not be found")
-        patch = {k: v for k, v in (call.body or {}).items() if v is not None}
-        schema = call.info.schema or {}
-        self.state.bump(consumer_id, resource.name)
-        if isinstance(found, dict):
-            found.update(patch)
-            found["id"] = ident
-            return call.info.status, self._stored_view(schema, found), None
-        overrides = self.state.overrides.setdefault((consumer_id, resource.name), {})
-        overrides[ident] = {**overrides.get(ident, {}), **patch}
-        variant, index = found
-        return call.info.status, self._generated_item(schema, resource, consumer_id, variant, index), None
+def _success(spec: Spec, operation: Operation) -> tuple[int, dict[str, Any] | None]:
+    """The documented success status and its JSON schema, resolved: ``{}`` for JSON without a schema,
+    None for no JSON answer. ``Operation.response`` has the schema, not the status code."""
+    responses = spec.paths[operation.path][operation.method.lower()].get("responses") or {}
+    code = next((code for code in sorted(responses) if code.startswith("2")), None)
+    if code is None:
+        return 200, None
+    if operation.response is not None:
+        return int(code), spec.resolve(operation.response)
+    response = responses[code]
+    while isinstance(response, dict) and "$ref" in response:
+        response = spec.lookup(response["$ref"])
+    json_answer = "application/json" in ((response or {}).get("content") or {})
+    return int(code), {} if json_answer else None
 
 
 def _canonical(query: Mapping[str, str]) -> str:
     return "&".join(f"{k}={v}" for k, v in sorted(query.items()))
-
-
-def _page(query: Mapping[str, Any], total: int, item: Callable[[int], Any]) -> dict[str, Any]:
-    page = int(query.get("page") or 1)
-    size = int(query.get("size") or 50)
-    start = (page - 1) * size
-    end = min(start + size, total)
-    items = [item(i) for i in range(start, end)] if start < total else []
-    return {"items": items, "total": total, "page": page, "size": size}
-
-
-def _overlay(item: Any, schema: dict[str, Any], filters: dict[str, Any]) -> Any:
-    """Make a generated item agree with explicit filters (``status=paid`` -> ``item.status == "paid"``)."""
-    if not filters or not isinstance(item, dict):
-        return item
-    props = schema.get("properties") or {}
-    for name, value in filters.items():
-        if name.startswith("include_") and value == "false":
-            field_name = name.removeprefix("include_").removesuffix("_info").removesuffix("_details")
-            for candidate in (field_name, field_name + "s", field_name.split("_")[-1]):
-                if candidate in props:
-                    empty: list[Any] | None = [] if is_valid(props[candidate], []) else None
-                    if is_valid(props[candidate], empty):
-                        item[candidate] = empty
-        elif name in props and is_valid(props[name], value):
-            item[name] = value
-    return item

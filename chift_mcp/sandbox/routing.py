@@ -1,36 +1,30 @@
-"""Match a request (method, path) to a spec operation with a segment trie: literal segments win."""
+"""Match a request (method, path) to a spec operation with a segment trie: literal segments win.
+
+The operations are ``chift_mcp.operations.all_operations(spec)``: the one reading of the spec the
+server's tools are built from, plus the token endpoints. A spec's router is built once and shared by
+every sandbox app built on that ``Spec`` object (it holds no state).
+"""
 
 from __future__ import annotations
 
 import re
+import weakref
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
 
-from chift_mcp.sandbox.config import API_BY_DOMAIN
+from chift_mcp.operations import Operation, all_operations
 from chift_mcp.spec import Spec
 
-METHODS = ("get", "post", "put", "patch", "delete")
+TOKEN_DOMAIN = "token"  # all_operations' domain for /token and /mcp-token
 _PARAM = re.compile(r"^\{([^}]+)\}(.*)$")
-
-
-@dataclass(frozen=True, slots=True)
-class Route:
-    method: str  # upper case
-    template: str
-    operation_id: str
-    operation: dict[str, Any] = field(repr=False, compare=False)
-    domain: str | None  # unified domain segment ("accounting", "commerce", ...) or None
-
-    @property
-    def api(self) -> str | None:
-        return API_BY_DOMAIN.get(self.domain) if self.domain else None
+_ROUTERS: weakref.WeakKeyDictionary[Spec, Router] = weakref.WeakKeyDictionary()
 
 
 @dataclass
 class _Node:
     literals: dict[str, _Node] = field(default_factory=dict)
     params: list[tuple[str, str, _Node]] = field(default_factory=list)  # (name, suffix, child)
-    routes: dict[str, Route] = field(default_factory=dict)
+    operations: dict[str, Operation] = field(default_factory=dict)  # by upper-case method
 
 
 class MethodNotAllowed(Exception):
@@ -40,28 +34,25 @@ class MethodNotAllowed(Exception):
 
 
 class Router:
-    def __init__(self, spec: Spec) -> None:
+    def __init__(self, operations: Iterable[Operation]) -> None:
         self._root = _Node()
-        self.routes: list[Route] = []
-        self.by_operation_id: dict[str, Route] = {}
-        for template, item in spec.paths.items():
-            for method, operation in item.items():
-                if method not in METHODS or not isinstance(operation, dict):
-                    continue
-                route = Route(
-                    method=method.upper(),
-                    template=template,
-                    operation_id=str(operation.get("operationId") or f"{method}_{template}"),
-                    operation=operation,
-                    domain=_domain(template),
-                )
-                self._insert(route)
-                self.routes.append(route)
-                self.by_operation_id[route.operation_id] = route
+        self.operations: tuple[Operation, ...] = tuple(operations)
+        self.by_id: dict[str, Operation] = {}
+        for operation in self.operations:
+            self._insert(operation)
+            self.by_id[operation.id] = operation
 
-    def _insert(self, route: Route) -> None:
+    @classmethod
+    def for_spec(cls, spec: Spec) -> Router:
+        """The router of ``spec``'s operations, built on first use and kept while ``spec`` lives."""
+        router = _ROUTERS.get(spec)
+        if router is None:
+            router = _ROUTERS[spec] = cls(all_operations(spec))
+        return router
+
+    def _insert(self, operation: Operation) -> None:
         node = self._root
-        for segment in _segments(route.template):
+        for segment in _segments(operation.path):
             found = _PARAM.match(segment)
             if found:
                 name, suffix = found.group(1), found.group(2)
@@ -77,25 +68,25 @@ class Router:
                     node = child
             else:
                 node = node.literals.setdefault(segment, _Node())
-        node.routes[route.method] = route
+        node.operations[operation.method] = operation
 
-    def match(self, method: str, path: str) -> tuple[Route, dict[str, str]] | None:
-        """The route and its raw path parameters; None when no path matches; raises MethodNotAllowed."""
+    def match(self, method: str, path: str) -> tuple[Operation, dict[str, str]] | None:
+        """The operation and its raw path parameters; None when no path matches; raises MethodNotAllowed."""
         segments = _segments(path)
         found = self._walk(self._root, segments, 0, {})
         if found is None:
             return None
         node, params = found
-        route = node.routes.get(method.upper())
-        if route is None:
-            raise MethodNotAllowed(sorted(node.routes))
-        return route, params
+        operation = node.operations.get(method.upper())
+        if operation is None:
+            raise MethodNotAllowed(sorted(node.operations))
+        return operation, params
 
     def _walk(
         self, node: _Node, segments: list[str], index: int, params: dict[str, str]
     ) -> tuple[_Node, dict[str, str]] | None:
         if index == len(segments):
-            return (node, params) if node.routes else None
+            return (node, params) if node.operations else None
         segment = segments[index]
         child = node.literals.get(segment)
         if child is not None:
@@ -120,15 +111,3 @@ class Router:
 def _segments(path: str) -> list[str]:
     stripped = path.strip("/")
     return stripped.split("/") if stripped else []
-
-
-def _domain(template: str) -> str | None:
-    parts = _segments(template)
-    if (
-        len(parts) >= 3
-        and parts[0] == "consumers"
-        and parts[1] == "{consumer_id}"
-        and parts[2] in API_BY_DOMAIN
-    ):
-        return parts[2]
-    return None

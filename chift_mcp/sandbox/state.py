@@ -7,12 +7,12 @@ import hashlib
 import hmac
 import json
 import secrets
-import time
 from collections import Counter, OrderedDict, deque
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from chift_mcp.sandbox.clock import Clock
 from chift_mcp.sandbox.config import SandboxConfig, connection_record
 from chift_mcp.sandbox.faults import FaultSet
 
@@ -79,7 +79,7 @@ class SandboxState:
         self.config = config
         self.faults = FaultSet()
         self.cache = ResponseCache(config.cache_size)
-        self._clock_offset = 0.0
+        self.clock = Clock()
         self._signing_key = secrets.token_bytes(32)
         self.tokens: dict[str, float] = {}
         self.tokens_issued = 0
@@ -131,11 +131,11 @@ class SandboxState:
     # -- clock and tokens ---------------------------------------------------------------------------
 
     def now(self) -> float:
-        return time.time() + self._clock_offset
+        return self.clock.now()
 
     def advance_clock(self, seconds: float) -> None:
-        """Move the sandbox's clock forward (token expiry tests)."""
-        self._clock_offset += seconds
+        """Move the sandbox's clock forward (token expiry; on a held clock, the end of latency sleeps)."""
+        self.clock.advance(seconds)
 
     def issue_token(self, subject: str) -> dict[str, Any]:
         now = self.now()

@@ -1,4 +1,4 @@
-"""Validate a request's path, query and JSON body against its operation in the spec.
+"""Validate a request's path, query and JSON body against its ``chift_mcp.operations.Operation``.
 
 Parameters arrive as strings and are coerced the way FastAPI (which serves the real Chift API) does:
 integers, numbers, booleans, then checked with ``schema_check``. Bodies are validated with
@@ -17,8 +17,8 @@ from typing import Any
 from jsonschema import Draft202012Validator, FormatChecker
 from jsonschema.exceptions import ValidationError
 
+from chift_mcp.operations import Operation, Param
 from chift_mcp.sandbox.schema_check import check_format, first_error
-from chift_mcp.spec import Spec
 
 FORMATS = FormatChecker(formats=())
 for _fmt in ("uuid", "date", "date-time"):
@@ -33,18 +33,6 @@ _FALSE = frozenset({"false", "0", "no", "off", "f", "n"})
 INVALID_PATH = "ERROR_INVALID_PATH_PARAMETER"
 INVALID_QUERY = "ERROR_INVALID_QUERY_PARAMETER"
 INVALID_BODY = "ERROR_INVALID_BODY"
-
-
-@dataclass(frozen=True, slots=True)
-class Param:
-    name: str
-    location: str
-    required: bool
-    schema: dict[str, Any]
-
-    @property
-    def default(self) -> Any:
-        return self.schema.get("default")
 
 
 @dataclass(slots=True)
@@ -103,17 +91,10 @@ def coerce(raw: str, schema: dict[str, Any]) -> tuple[bool, Any, str]:
 class RequestValidator:
     """Compiled once per operation (lazily, on its first request)."""
 
-    def __init__(self, spec: Spec, operation: dict[str, Any]) -> None:
-        self.params: list[Param] = []
-        for raw in operation.get("parameters", []):
-            param = spec.resolve(raw)
-            self.params.append(
-                Param(param["name"], param["in"], bool(param.get("required")), param.get("schema") or {})
-            )
-        body = spec.resolve(operation.get("requestBody") or {})
-        content = (body.get("content") or {}).get("application/json") or {}
-        self.body_schema: dict[str, Any] | None = content.get("schema") if content else None
-        self.body_required = bool(body.get("required"))
+    def __init__(self, operation: Operation) -> None:
+        self.params: tuple[Param, ...] = operation.params
+        self.body_schema: dict[str, Any] | None = operation.body
+        self.body_required = operation.body_required
         self._body_validator = (
             Draft202012Validator(self.body_schema, format_checker=FORMATS)
             if self.body_schema is not None
@@ -134,7 +115,7 @@ class RequestValidator:
                         {"loc": [param.location, param.name], "msg": "Field required", "type": "missing"}
                     )
                 elif param.location == "query":
-                    out.query[param.name] = param.default
+                    out.query[param.name] = param.schema.get("default")
                 continue
             ok, value, reason = coerce(raw, param.schema)
             if not ok:
@@ -172,9 +153,18 @@ class RequestValidator:
         found = sorted(
             self._body_validator.iter_errors(document), key=lambda e: list(map(str, e.absolute_path))
         )
+        required_seen: set[tuple[Any, ...]] = set()
         for error in found:
             for leaf in _leaves(error):
-                errors.append(_detail(leaf))
+                if leaf.validator != "required":
+                    errors.append(_detail(leaf))
+                    continue
+                # jsonschema reports each missing name as its own error, with the same ``required``
+                # list and instance: report that object's missing names once, in the list's order.
+                key = (tuple(leaf.absolute_path), tuple(leaf.absolute_schema_path))
+                if key not in required_seen:
+                    required_seen.add(key)
+                    errors.extend(_missing(leaf))
         out.body = document
 
 
@@ -199,15 +189,21 @@ def _leaves(error: ValidationError) -> list[ValidationError]:
     return [error]
 
 
+def _missing(error: ValidationError) -> list[dict[str, Any]]:
+    """One ``missing`` detail per name of a ``required`` list the instance lacks."""
+    present = error.instance if isinstance(error.instance, dict) else {}
+    where = ["body", *error.absolute_path]
+    return [
+        {"loc": [*where, name], "msg": "Field required", "type": "missing"}
+        for name in error.validator_value
+        if name not in present
+    ]
+
+
 def _detail(error: ValidationError) -> dict[str, Any]:
     loc: list[Any] = ["body", *error.absolute_path]
     kind = str(error.validator)
     value = error.validator_value
-    if kind == "required":
-        match = re.match(r"^'(.+)' is a required property$", error.message)
-        if match:
-            loc.append(match.group(1))
-        return {"loc": loc, "msg": "Field required", "type": "missing"}
     messages: dict[str, tuple[str, str]] = {
         "type": (f"Input should be a valid {value}", f"{value}_type"),
         "enum": (

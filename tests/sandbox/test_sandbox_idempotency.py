@@ -62,21 +62,27 @@ async def test_gets_with_a_request_id_are_not_blocked(api: httpx2.AsyncClient) -
 
 
 async def test_a_request_still_in_process_is_a_409(api: httpx2.AsyncClient, sandbox_app: Starlette) -> None:
-    sandbox_app.state.sandbox.faults.add(match="accounting_create_client", kind="latency", latency=0.3)
+    """The first request sleeps in its latency on the sandbox's held clock while the retry arrives."""
+    state = sandbox_app.state.sandbox
+    state.clock.hold()
+    state.faults.add(match="accounting_create_client", kind="latency", latency=0.3)
     results: dict[str, httpx2.Response] = {}
 
-    async def slow() -> None:
-        results["slow"] = await api.post(CLIENTS, json=CLIENT, headers=rid("busy"))
+    async def first() -> None:
+        results["first"] = await api.post(CLIENTS, json=CLIENT, headers=rid("busy"))
 
-    async with anyio.create_task_group() as tg:
-        tg.start_soon(slow)
-        await anyio.sleep(0.1)
-        results["retry"] = await api.post(CLIENTS, json=CLIENT, headers=rid("busy"))
-    assert results["slow"].status_code == 200
+    with anyio.fail_after(5):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(first)
+            await state.clock.sleepers(1)  # the first request is in process
+            results["retry"] = await api.post(CLIENTS, json=CLIENT, headers=rid("busy"))
+            assert "first" not in results
+            state.advance_clock(0.3)
+    assert results["first"].status_code == 200
     assert (
         results["retry"].status_code == 409 and results["retry"].json()["error_code"] == "REQUEST_IN_PROCESS"
     )
-    assert sandbox_app.state.sandbox.stats()["created"] == {"accounting.clients": 1}
+    assert state.stats()["created"] == {"accounting.clients": 1}
 
 
 async def test_transaction_lookup_gives_the_outcome_and_created_id(api: httpx2.AsyncClient) -> None:

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import httpx2
 import pytest
 from starlette.applications import Starlette
 
+from chift_mcp.operations import Operation
 from chift_mcp.sandbox import DEMO_CONSUMER_ID
+from chift_mcp.sandbox.validation import Invalid, RequestValidator
 
 pytestmark = pytest.mark.anyio
 BASE = f"/consumers/{DEMO_CONSUMER_ID}"
@@ -125,3 +128,35 @@ async def test_inputs_are_read_like_pydantic_reads_them(api: httpx2.AsyncClient)
     assert (
         await api.get(f"{BASE}/accounting/journal/entries", params={"unposted_allowed": "true"})
     ).status_code == 200
+
+
+def test_missing_fields_come_from_the_schema_error_not_its_message() -> None:
+    """Every missing name of a ``required`` list is reported once, at its place, quotes and all."""
+    body_schema = {
+        "type": "object",
+        "required": ["it's", "name", "kept"],
+        "properties": {"inner": {"type": "object", "required": ["x", "y"]}},
+    }
+    operation = Operation(
+        id="create_thing",
+        method="POST",
+        path="/things",
+        domain="things",
+        kind="create",
+        summary="",
+        description="",
+        tags=(),
+        params=(),
+        body=body_schema,
+        body_required=True,
+    )
+    checked = RequestValidator(operation).validate(
+        {}, {}, {}, json.dumps({"kept": 1, "inner": {"y": 2}}).encode()
+    )
+    assert isinstance(checked, Invalid) and checked.error_code == "ERROR_INVALID_BODY"
+    assert checked.detail == [
+        {"loc": ["body", "it's"], "msg": "Field required", "type": "missing"},
+        {"loc": ["body", "name"], "msg": "Field required", "type": "missing"},
+        {"loc": ["body", "inner", "x"], "msg": "Field required", "type": "missing"},
+    ]
+    assert checked.message == "Invalid body: it's: Field required"
