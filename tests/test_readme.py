@@ -39,3 +39,18 @@ def test_every_env_name_of_the_official_server_is_kept() -> None:
         "SEARCH",
     ):
         assert f"`CHIFT_{name}`" in README
+
+
+def test_the_module_map_names_every_module_once() -> None:
+    """The README's "How it is built" is the map: one line per module of chift_mcp/ (sandbox/ as one)."""
+    block = re.search(r"<!-- module-map:start -->\n(.*?)\n<!-- module-map:end -->", README, re.S)
+    assert block, "README lost its module-map markers"
+    named = re.findall(r"`([a-z_/]+(?:\.py|/))`", block.group(1))
+    package = ROOT / "chift_mcp"
+    modules = {
+        p.relative_to(package).as_posix()
+        for p in package.rglob("*.py")
+        if p.name not in ("__init__.py", "__main__.py") and p.parent.name != "sandbox"
+    } | {"sandbox/"}
+    assert sorted(set(named)) == sorted(named), "a module is named twice"
+    assert set(named) == modules, (sorted(modules - set(named)), sorted(set(named) - modules))
