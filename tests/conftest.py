@@ -1,11 +1,15 @@
-"""Shared fixtures: a clean environment, the spec and the tools built once per session."""
+"""Shared fixtures: a clean environment, the spec and the tools built once per session, and an MCP
+client session in memory to a server over the in-process sandbox (helpers: tests/support/)."""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 
+import anyio
 import pytest
+from support import TIMEOUT
+from support.inproc import Session, mcp_session
 
 from chift_mcp.factory import build_tools
 from chift_mcp.operations import Operation, load_operations
@@ -42,3 +46,12 @@ def tools(operations: list[Operation]) -> list[ToolSpec]:
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
+
+
+@pytest.fixture
+async def mcp() -> AsyncIterator[Session]:
+    """A client session to a server with the default settings (unbound) over a fresh sandbox; for
+    other settings, ``async with support.inproc.mcp_session(**settings)`` in the test."""
+    with anyio.fail_after(TIMEOUT):
+        async with mcp_session() as session:
+            yield session

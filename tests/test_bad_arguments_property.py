@@ -1,5 +1,6 @@
-"""Property-based: whatever malformed arguments an agent sends, the real server over stdio refuses
-them with INVALID_ARGUMENTS naming a field, and not one request reaches the sandbox Chift API."""
+"""Property-based: whatever malformed arguments an agent sends, the server (through an MCP session in
+memory) refuses them with INVALID_ARGUMENTS naming a field, and not one request reaches the sandbox
+Chift API."""
 
 from __future__ import annotations
 
@@ -11,14 +12,13 @@ import pytest
 from anyio.from_thread import BlockingPortal, start_blocking_portal
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from integration_helpers import SandboxAdmin, running_sandbox, stdio_params
-from mcp.client import Client
+from support import DEMO, payload
+from support.inproc import Session, mcp_session
 
 from chift_mcp.factory import build_tools
 from chift_mcp.operations import load_operations
 from chift_mcp.spec import load_spec
 
-DEMO = "11111111-1111-4111-8111-111111111111"
 TOOLS = {t.name: t for t in build_tools(load_operations(load_spec()))}
 VALID = {
     "accounting_get_clients": {"consumer_id": DEMO, "limit": 5},
@@ -91,25 +91,20 @@ def bad_call(draw: st.DrawFn) -> tuple[str, dict[str, Any]]:
 
 
 @pytest.fixture(scope="module")
-def session() -> Iterator[tuple[BlockingPortal, Any, SandboxAdmin]]:
-    with running_sandbox() as url, start_blocking_portal() as portal:
-        admin = SandboxAdmin(url)
-        with portal.wrap_async_context_manager(Client(stdio_params(url), mode="legacy")) as client:
-            yield portal, client, admin
-        admin.close()
+def session() -> Iterator[tuple[BlockingPortal, Session]]:
+    with start_blocking_portal() as portal, portal.wrap_async_context_manager(mcp_session()) as session:
+        yield portal, session
 
 
-@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(call=bad_call())
 def test_malformed_arguments_never_reach_chift(
-    session: tuple[BlockingPortal, Any, SandboxAdmin], call: tuple[str, dict[str, Any]]
+    session: tuple[BlockingPortal, Session], call: tuple[str, dict[str, Any]]
 ) -> None:
-    portal, client, admin = session
+    portal, mcp = session
     name, args = call
-    result = portal.call(client.call_tool, name, args)
-    error = json.loads(result.content[0].text)
+    result = portal.call(mcp.client.call_tool, name, args)
+    error = payload(result)
     assert result.is_error and error["error"] == "INVALID_ARGUMENTS", (name, args, error)
     assert error.get("field")
-    assert not [r for r in admin.requests() if "/consumers/" in r["path"]], (
-        "a malformed call reached the upstream"
-    )
+    assert mcp.requests("/consumers/") == [], "a malformed call reached the upstream"

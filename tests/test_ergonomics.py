@@ -50,7 +50,10 @@ def test_tools_command_shows_count_and_tokens() -> None:
     out = subprocess.run(
         [sys.executable, "-m", "chift_mcp", "tools"], capture_output=True, text=True, env=env, check=True
     )
-    assert out.stdout.count("\n") >= 2
+    assert [line.split()[0] for line in out.stdout.splitlines()] == [
+        "accounting_get_clients",
+        "pos_get_orders",
+    ]
     assert "2 tools; tools/list is" in out.stderr and "cl100k tokens" in out.stderr
 
 
@@ -78,11 +81,8 @@ async def test_fields_narrow_real_answers_from_the_sandbox() -> None:
         "accounting_get_clients", {"consumer_id": DEMO, "limit": 3, "fields": ["id", "name"]}, scope
     )
     data = json.loads(result.text)
-    assert (
-        not result.is_error
-        and all(set(i) <= {"id", "name"} for i in data["items"])
-        and data["next_offset"] == 3
-    )
+    assert not result.is_error and len(data["items"]) == 3 and data["next_offset"] == 3
+    assert all(set(i) == {"id", "name"} for i in data["items"])  # the fields asked for, and only them
     await runtime.aclose()
 
 
@@ -142,8 +142,12 @@ def test_prompts_name_only_operations_that_exist(prompt: str, tools: list[ToolSp
         assert mentioned and mentioned <= names, mentioned - names
         if scope.mode == "discovery":
             assert "call_operation" in text
+        else:  # the direct tools by their own names
+            assert "call_operation" not in text and "find_operations" not in text
         if scope.consumer_id:
-            assert "never pass consumer_id" in text or "bound to consumer" in text
+            assert f"bound to consumer {DEMO}" in text
+        else:
+            assert "bound to consumer" not in text
 
 
 def test_only_the_subcommand_position_means_index() -> None:

@@ -19,12 +19,24 @@ def test_settings_table_matches_the_settings() -> None:
     )
 
 
-def test_ci_runs_the_readme_test_command() -> None:
+def test_ci_runs_the_readme_test_command_before_installing_anything_else() -> None:
     commands = re.findall(r"```bash\n(.*?)\n```", README, re.S)
     assert len(commands) >= 2 and "chift-mcp --sandbox" in commands[0]
-    test_command = commands[1].split("&&")[-1].strip()
-    assert test_command == "python -m pytest"
-    assert test_command in (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    steps = [step.strip() for step in commands[1].split("&&")]
+    assert steps[-1] == "python -m pytest"
+
+    def bare(line: str) -> str:  # CI spells pip `python -m pip ... -q`
+        return re.sub(r"^python -m pip ", "pip ", line).replace(" -q ", " ")
+
+    ci = [bare(line.strip()) for line in (ROOT / ".ci" / "run").read_text(encoding="utf-8").splitlines()]
+    ci = [line for line in ci if line and not line.startswith("#")]
+    at = [ci.index(step) for step in steps]  # each step of the README's command, as CI runs it
+    assert at == sorted(at), "CI runs the README's steps in another order"
+    installs = [
+        i for i, line in enumerate(ci) if line.startswith("pip install") and "--upgrade pip" not in line
+    ]
+    assert installs[0] == at[steps.index('pip install -e ".[dev]"')]
+    assert all(i > at[-1] for i in installs[1:]), "CI installs something before the README's pytest"
 
 
 def test_every_env_name_of_the_official_server_is_kept() -> None:

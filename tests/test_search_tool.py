@@ -14,7 +14,7 @@ import pytest
 pytest.importorskip("lancedb")
 
 from mcp.client import Client
-from test_search_index import CORPUS
+from support.docs import CORPUS
 
 from chift_mcp.access import Access, ConsumerAccess
 from chift_mcp.app import Runtime
