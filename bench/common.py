@@ -13,7 +13,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
-from integration_helpers import running_sandbox, server_env  # noqa: E402
+from support.processes import running_sandbox, server_env  # noqa: E402
 
 PROBE = Path(os.environ.get("MCP_PROBE", ROOT.parent / "shared" / "tools" / "mcp_probe.py"))
 SERVER = [sys.executable, "-m", "chift_mcp"]

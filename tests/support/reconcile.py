@@ -55,7 +55,7 @@ class Agent:
 async def reconcile(client: Client, consumer: str = DEMO, invoices: int = 3) -> dict[str, Any]:
     agent = Agent(client)
     c = {"consumer_id": consumer}
-    list_invoices = await agent.find("invoices issued in the invoicing software")
+    list_invoices = await agent.find("list the invoices issued in the invoicing software")
     assert "folder_id" not in (await agent.describe(list_invoices))["arguments"]["properties"]
     page = await agent.call(
         list_invoices,
