@@ -51,6 +51,20 @@ INSTRUCTIONS = {
         "folder_id only when the connection has several folders (accounting_get_folders). Errors say what "
         "to fix and whether a retry helps."
     ),
+    "code": (
+        "The Chift unified API through code: find_operations (search what you may call), describe_operation "
+        "(an operation as a Python function: keyword arguments and the shape of its answer) and execute "
+        "(run a Python program). In the program every operation is a plain function named like it, called "
+        "with keyword arguments and returning its JSON (no await); lists come as {items, total, next_offset} "
+        "and take limit (up to 1000 per call: pages are fetched for you), offset and fields (keys to keep, "
+        "dotted for nested ones); empty values are left out, so read keys with .get(). A failed call raises "
+        "RuntimeError whose message starts with the error code (e.g. REQUEST_ALREADY_PROCESSED) and says what "
+        "to fix. Do the paging, matching and totals in the program and make its last expression the small "
+        "answer you need: only that, print() output and the number of calls come back. Most operations work "
+        "on one consumer (an end customer): find it with consumers_get_consumers and its connections with "
+        "connections_get_connections unless the server is bound to one. Accounting operations take folder_id "
+        "only when the connection has several folders (accounting_get_folders)."
+    ),
 }
 
 
