@@ -8,6 +8,7 @@ import sys
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -378,3 +379,17 @@ def test_other_modes_never_import_pydantic_monty() -> None:
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip() == "False"
+
+
+async def test_the_bench_reconciliation_books_the_same_entries_once_in_code_and_tools_mode() -> None:
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+    from code_mode import run_mode
+
+    code = await run_mode("code", "reconcile", 40)
+    tools = await run_mode("tools", "reconcile", 40)
+    assert code["answer"]["booked"] > 0 and code["answer"]["runs"] == 1
+    assert {k: v for k, v in code["answer"].items() if k != "runs"} == {
+        k: v for k, v in tools["answer"].items() if k != "runs"
+    }
+    assert code["answer"]["entries_created_in_sandbox"] == code["answer"]["booked"]
+    assert code["tokens"] < tools["tokens"] / 5

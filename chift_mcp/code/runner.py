@@ -228,7 +228,7 @@ class Program:
             if exc.message.startswith("unknown tool"):
                 self.calls -= 1  # not an operation: a typo or an undefined function
                 return _raise("NameError", f"name {name!r} is not defined ({exc.hint})")
-            return _raise("RuntimeError", _message(exc.payload()))
+            return _raise("RuntimeError", error_message(exc.payload()))
         if snapshot.args:
             return _raise("TypeError", f"{name}() takes keyword arguments only: {name}(argument=value, ...)")
         arguments = to_jsonable_python(snapshot.kwargs, fallback=str)
@@ -239,7 +239,7 @@ class Program:
         if writes:
             self._record_write(name, data, result.is_error)
         if result.is_error:
-            return _raise("RuntimeError", _message(data))
+            return _raise("RuntimeError", error_message(data))
         return {"return_value": data}
 
     def _record_write(self, name: str, data: dict[str, Any], failed: bool) -> None:
@@ -291,7 +291,7 @@ def _raise(kind: str, message: str) -> dict[str, Any]:
     return {"exc_type": kind, "message": message}
 
 
-def _message(payload: dict[str, Any]) -> str:
+def error_message(payload: dict[str, Any]) -> str:
     """A tool error as one line: ``CODE: message [field x] Hint: ... (retryable)``."""
     text = f"{payload.get('error', 'ERROR')}: {payload.get('message', '')}"
     if payload.get("field"):
