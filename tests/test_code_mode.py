@@ -393,3 +393,26 @@ async def test_the_bench_reconciliation_books_the_same_entries_once_in_code_and_
     }
     assert code["answer"]["entries_created_in_sandbox"] == code["answer"]["booked"]
     assert code["tokens"] < tools["tokens"] / 5
+
+
+async def test_without_the_code_extra_execute_says_how_to_install_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    from chift_mcp.errors import ConfigError
+
+    runtime = Runtime.open(Settings(), sandbox=True)  # tools mode: a token may still ask for code mode
+    monkeypatch.setitem(sys.modules, "pydantic_monty", None)  # import pydantic_monty now fails
+    try:
+        caller = (await runtime.access.current()).with_mode("code")
+        result = await runtime.registry.call("execute", {"code": "1"}, caller)
+    finally:
+        await runtime.aclose()
+    error = json.loads(result.text)
+    assert (
+        result.is_error
+        and "not installed" in error["message"]
+        and 'pip install "chift-mcp[code]"' in error["hint"]
+    )
+    monkeypatch.setattr("chift_mcp.code.installed", lambda: False)
+    with pytest.raises(
+        ConfigError, match=r'CHIFT_TOOL_MODE=code needs the code extra: pip install "chift-mcp\[code\]"'
+    ):
+        Runtime.open(Settings(tool_mode="code"), sandbox=True)
