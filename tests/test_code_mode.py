@@ -416,3 +416,13 @@ async def test_without_the_code_extra_execute_says_how_to_install_it(monkeypatch
         ConfigError, match=r'CHIFT_TOOL_MODE=code needs the code extra: pip install "chift-mcp\[code\]"'
     ):
         Runtime.open(Settings(tool_mode="code"), sandbox=True)
+
+
+async def test_a_failed_run_reports_the_start_and_end_of_a_long_output() -> None:
+    async with session() as (client, _):
+        failed, answer = await run(
+            client, "for i in range(5000):\n    print('line', i)\nraise ValueError('late')"
+        )
+    assert failed and answer["message"] == "line 3: ValueError: late"
+    assert answer["output"].startswith("line 0\n") and answer["output"].endswith("line 4999\n")
+    assert "characters cut" in answer["output"] and len(answer["output"]) < 4100

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import functools
 import logging
 import time
 from dataclasses import dataclass, field
@@ -52,6 +53,7 @@ logger = logging.getLogger("chift_mcp.code")
 UNCAPPED = 1 << 62  # an operation's answer inside a program is not cut: only what reaches the model is
 INSTALL_HINT = 'install the code extra: pip install "chift-mcp[code]" (pydantic-monty), then restart'
 _EXIT_PAUSE = 0.02  # see _settle()
+ERROR_OUTPUT = 4000  # characters of printed output a failed run reports
 
 
 @dataclass(frozen=True)
@@ -150,7 +152,7 @@ class CodeRunner:
                 pool = monty.AsyncMonty(min_processes=1, request_timeout=self.limits.timeout + 5)
                 await pool.__aenter__()
                 self._pool = pool
-                atexit.register(time.sleep, _EXIT_PAUSE)
+                _pause_at_exit()
         return self._pool
 
     async def aclose(self) -> None:
@@ -158,6 +160,11 @@ class CodeRunner:
         if pool is not None and self._loop is asyncio.get_running_loop():
             await pool.__aexit__(None, None, None)
             await _settle()
+
+
+@functools.cache
+def _pause_at_exit() -> None:
+    atexit.register(time.sleep, _EXIT_PAUSE)  # once per process, however many pools
 
 
 async def _settle() -> None:
@@ -257,6 +264,10 @@ class Program:
             )
 
     def details(self, output: str) -> dict[str, Any]:
+        """What a failed run reports: its output (its start and end), its calls and writes."""
+        if len(output) > ERROR_OUTPUT:
+            half = ERROR_OUTPUT // 2
+            output = f"{output[:half]}\n[... {len(output) - 2 * half} characters cut ...]\n{output[-half:]}"
         return {"output": output, "operations_called": self.calls, "writes": self.writes}
 
     def limit(self, which: str, value: str, output: str, **extra: Any) -> LimitExceeded:
