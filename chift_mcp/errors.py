@@ -6,6 +6,8 @@
         ├── ArgumentError   the arguments do not match the tool's schema (nothing was sent)
         ├── AccessDenied    the tool is unknown, or outside what this caller may call
         ├── SearchUnavailable  the docs index is still building or loading, or could not be opened
+        ├── ProgramError    a code-mode program failed: a syntax or runtime error (line, message)
+        │   └── LimitExceeded   it hit one of its limits (which, and the value)
         └── UpstreamError   the Chift API could not do it
             ├── ChiftAPIError         Chift answered with an error status and (usually) its error JSON
             ├── InvalidResponseError  Chift answered 2xx but the body is not valid JSON
@@ -82,6 +84,28 @@ class SearchUnavailable(ToolError):
     def __init__(self, message: str, *, hint: str | None = None, retryable: bool = True) -> None:
         super().__init__(message, hint=hint)
         self.retryable = retryable
+
+
+class ProgramError(ToolError):
+    """An ``execute`` program failed. ``details`` carries what the program did before it failed (its
+    line, printed output, operations called, writes done): a failed program may have written."""
+
+    code = "PROGRAM_ERROR"
+
+    def __init__(self, message: str, *, hint: str | None = None, **details: Any) -> None:
+        super().__init__(message, hint=hint)
+        self.details = {k: v for k, v in details.items() if v not in (None, "", [], {})}
+
+    def payload(self) -> dict[str, Any]:
+        out = super().payload()
+        retryable = out.pop("retryable")
+        out.update(self.details)
+        out["retryable"] = retryable
+        return out
+
+
+class LimitExceeded(ProgramError):
+    code = "LIMIT_EXCEEDED"
 
 
 class UpstreamError(ToolError):

@@ -75,7 +75,6 @@ _MULTI_PLAN = re.compile(r"_(multi_analytic_plans|multiple_plans|multi_plans|mul
 _CHOOSE = {
     "accounting_get_invoices_by_type": "Booked sale/purchase entries; invoices as issued in the invoicing software: invoicing_get_invoices",
     "invoicing_get_invoices": "Invoices as issued in the invoicing software; booked accounting entries: accounting_get_invoices_by_type",
-    "accounting_get_folders": "Pass a folder's id as folder_id to the other accounting tools when there are several",
     "accounting_get_outstandings": "Use for what clients owe and what is owed to suppliers (open items)",
     "accounting_create_invoice": "For sale/purchase invoices; other entries: accounting_create_generic_journal_entry",
     "accounting_create_generic_journal_entry": "For any balanced entry, miscellaneous ones included; invoices: accounting_create_invoice, bank/cash: accounting_create_financial_entries",
@@ -91,13 +90,13 @@ def _siblings(op_id: str, all_ids: set[str]) -> str | None:
     base = _MULTI_PLAN.sub("", op_id)
     if base != op_id:
         return (
-            f"For folders with several analytic plans; with one plan use {base}"
+            f"For several analytic plans; one plan: {base}"
             if base in all_ids
-            else ("For folders with several analytic plans")
+            else "For several analytic plans"
         )
     variants = [i for i in all_ids if _MULTI_PLAN.sub("", i) == op_id and i != op_id]
     if variants:
-        return f"Default analytic plan only; with several plans use {sorted(variants)[0]}"
+        return f"Default analytic plan only; several plans: {sorted(variants)[0]}"
     return None
 
 
@@ -109,6 +108,55 @@ _FILLER_WORDS = frozenset(
 )
 
 
+# What the tool's name already says, said again by the spec's descriptions: the system it reaches
+# ("... in the accounting system" on accounting_*), "Returns the list of" for a list, "and returns the
+# created record" for a create. Cut, the sentence keeps what tells the tools apart.
+_SYSTEMS = {
+    "accounting": "accounting system",
+    "invoicing": "invoicing system",
+    "pos": "POS system",
+    "ecommerce": "e-commerce system",
+    "pms": "property management system",
+    "payment": "payment (?:processor|connector)",
+}
+_LEADS = (
+    (re.compile(r"^(?:Returns|Retrieves?) (?:the |a )?(?:full )?list of (?:all )?(?:the )?"), "Lists "),
+    (re.compile(r"^(?:Returns|Retrieve) all (?:the )?"), "Lists "),
+    (re.compile(r"^Returns (?:a|one) (?:specific|single) "), "One "),
+    (re.compile(r"^Returns the specified "), "One "),
+    (re.compile(r"^Creates? a new (?=[aeiouAEIOU])"), "Creates an "),
+    (re.compile(r"^Creates? a new "), "Creates a "),
+    (re.compile(r"^Creates? new "), "Creates "),
+    (re.compile(r"^Endpoint that gives the possibility to (\w)"), lambda m: m.group(1).upper()),
+)
+_TAILS = (
+    re.compile(r",? and returns the (?:created|updated) [a-z ]*?(?=[.;,]|$)"),
+    re.compile(r" with the provided fields"),
+    re.compile(r",? optionally filtered(?: by [^.;]*)?(?=[.;]|$)"),  # its arguments show the filters
+    re.compile(r" for the (?:authenticated )?consumer(?=[.;]|$)"),  # every tool works for the consumer
+    re.compile(r"\s+by (?:its|their) (?:unique identifier|ID)\b"),
+)
+
+
+def _compact_text(text: str, domain: str) -> str:
+    """``text`` without what the tool's name and kind already say."""
+    for pattern, lead in _LEADS:
+        text = pattern.sub(lead, text)
+    for pattern in _TAILS:
+        text = pattern.sub("", text)
+    system = _SYSTEMS.get(domain)
+    if domain == "accounting":
+        text = re.sub(r" in the accounting(?=[.;]|$)", "", text)
+    if system:
+        said = (
+            r"(?:,? (?:accepted and configured|registered|configured|defined|available|recorded|"
+            rf"generated|processed|existing))? (?:in|from|of|for|by) the {system}"
+        )
+        text = re.sub(said + r"(?= for | as | using |[,.;]|$)", "", text)
+        text = re.sub(rf"the {system}'s ", "the ", text)
+    return text
+
+
 def describe(op: Operation, all_ids: set[str] | None = None) -> str:
     """What the tool does and returns, in a sentence or two a model can choose by."""
     text = shorten(op.description, 130) if op.description else ""
@@ -118,11 +166,17 @@ def describe(op: Operation, all_ids: set[str] | None = None) -> str:
         # description alone does not say what the operation is; lead with the summary.
         text = f"{summary}. {text[0].upper()}{text[1:]}" if text[0].isupper() else f"{summary}. {text}"
     if not text:
-        text = summary or op.id.replace("_", " ")
-        # A bare summary ("Get Catalog") needs its context to be chosen by.
+        text = _compact_text(summary or op.id.replace("_", " "), op.domain)
+        # A bare summary ("Get Catalog") needs its context to be chosen by: its tags, less the domain
+        # the tool's name already gives (the domain itself for a summary of two words or fewer).
+        label = op.domain.replace("_", " ")
         tags = [re.sub(r"(?<=[a-z])(?=[A-Z])", " ", t) for t in op.tags]  # "TaxCodes" -> "Tax Codes"
-        context = " ".join(dict.fromkeys(t for t in tags if t.lower() not in text.lower()))
-        text = f"{text} ({context or op.domain.replace('_', ' ')})"
+        tags = [re.sub(rf"^{label}\s*", "", t, flags=re.I) for t in tags]
+        context = " ".join(dict.fromkeys(t for t in tags if t and not _covers(text, t)))
+        if not context and len(summary.split()) <= 2:
+            context = label
+        text = f"{text} ({context})" if context else text
+    text = _compact_text(text, op.domain)
     if op.deprecated and "deprecated" not in text.lower():
         text = "Deprecated. " + text
     hints = [h for h in (_CHOOSE.get(op.id), _siblings(op.id, all_ids or set())) if h]

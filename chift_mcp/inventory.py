@@ -33,28 +33,33 @@ class Inventory:
     """The tools, and ``aliases``: names still answered for a tool listed under another name."""
 
     def __init__(self, tools: Iterable[ToolSpec], aliases: Mapping[str, str] | None = None) -> None:
+        # By name. Discovery and code mode each have their own find_operations and describe_operation:
+        # a caller sees one mode's, so two tools may share a name when they belong to different modes.
         self._tools: dict[str, ToolSpec] = {}
+        self._all: list[ToolSpec] = []
         for tool in tools:
-            if tool.name in self._tools:
+            other = self._tools.get(tool.name)
+            if other is not None and not _other_modes(other, tool):
                 raise ValueError(f"two tools are named {tool.name!r}")
             if (tool.operation is None) != tool.local or (tool.handler is None) != (not tool.local):
                 raise ValueError(f"{tool.name}: an endpoint tool has an operation, a local tool a handler")
-            self._tools[tool.name] = tool
+            self._tools.setdefault(tool.name, tool)
+            self._all.append(tool)
         self.aliases = {old: new for old, new in (aliases or {}).items() if new in self._tools}
         self._views: OrderedDict[Access, View] = OrderedDict()
 
     def __len__(self) -> int:
-        return len(self._tools)
+        return len(self._all)
 
     def __iter__(self) -> Any:
-        return iter(self._tools.values())
+        return iter(self._all)
 
     def get(self, name: str) -> ToolSpec | None:
         return self._tools.get(self.aliases.get(name, name))
 
     @property
     def endpoint_tools(self) -> list[ToolSpec]:
-        return [t for t in self._tools.values() if not t.local]
+        return [t for t in self._all if not t.local]
 
     def view(self, access: Access) -> View:
         """What ``access`` may see and call; one per ``access.key``, cached."""
@@ -79,7 +84,7 @@ class View:
         for tool in inventory:
             reason = access.refusal(tool)
             if reason is not None:
-                refusals[tool.name] = reason
+                refusals.setdefault(tool.name, reason)
                 continue
             shown = tool.bound if bound else tool
             callable_[tool.name] = shown
@@ -122,6 +127,11 @@ class View:
         from chift_mcp.finder import OperationFinder
 
         return OperationFinder(self.operations)
+
+
+def _other_modes(a: ToolSpec, b: ToolSpec) -> bool:
+    """Whether ``a`` and ``b`` are local tools of two different modes (never listed together)."""
+    return a.origin != b.origin and {a.origin, b.origin} <= {"discovery", "code"}
 
 
 def mcp_tool(tool: ToolSpec) -> mcp_types.Tool:

@@ -1,7 +1,8 @@
 """Prompts: short workflows that show an agent how to use the tools well.
 
 Each prompt names the operations to call; in discovery mode the agent reaches them through
-``call_operation`` (the rendered text says so), so the same prompts serve both modes.
+``call_operation``, in code mode as functions inside an ``execute`` program (the rendered text says
+so), so the same prompts serve every mode.
 """
 
 from __future__ import annotations
@@ -36,6 +37,14 @@ def _mode_note(access: Access) -> str:
         return (
             "\nThe operations named here are reached through the discovery tools: describe_operation(name) "
             "for their arguments, then call_operation(name, arguments)."
+        )
+    if access.mode == "code":
+        return (
+            "\nThe operations named here are Python functions inside execute: describe_operation(name) "
+            "shows each one's keyword arguments and answer. Write one program that does the steps (paging "
+            "with limit up to 1000, matching, totals) and ends with an expression holding only the report; "
+            "a failed call raises RuntimeError('CODE: message Hint: ...'). Check what exists before a create "
+            "and create each object once; a program that fails reports the writes it already made."
         )
     return ""
 

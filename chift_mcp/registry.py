@@ -76,14 +76,17 @@ class _LocalCall:
     access: Access
     view: View
 
-    async def call_operation(self, name: str, arguments: Mapping[str, Any]) -> ToolResult:
+    async def call_operation(
+        self, name: str, arguments: Mapping[str, Any], *, max_chars: int | None = None
+    ) -> ToolResult:
         """Call the endpoint tool ``name`` with this caller's access: same validation, scope and
-        errors as a direct call; a local tool's name is refused."""
+        errors as a direct call; a local tool's name is refused. ``max_chars`` replaces the size cap
+        (a program reads the whole answer; only what reaches the model is capped)."""
         try:
             self.view.operation(name)
         except ToolError as exc:
             return _error_result(exc)
-        return await self.registry.call(name, arguments, self.access)
+        return await self.registry.call(name, arguments, self.access, max_chars=max_chars)
 
 
 class Registry:
@@ -106,7 +109,14 @@ class Registry:
 
     # ------------------------------------------------------------------ calling
 
-    async def call(self, name: str, arguments: Mapping[str, Any] | None, access: Access) -> ToolResult:
+    async def call(
+        self,
+        name: str,
+        arguments: Mapping[str, Any] | None,
+        access: Access,
+        *,
+        max_chars: int | None = None,
+    ) -> ToolResult:
         started = time.perf_counter()
         try:
             view = self.inventory.view(access)
@@ -120,7 +130,7 @@ class Registry:
                     else self.shape(answer, page=isinstance(answer, list))
                 )
             else:
-                result = await self._execute(tool, args)
+                result = await self._execute(tool, args, max_chars or self.max_result_chars)
         except ToolError as exc:
             logger.info("%s error %s in %.0f ms", name, exc.code, (time.perf_counter() - started) * 1000)
             return _error_result(exc)
@@ -190,7 +200,7 @@ class Registry:
 
     # ------------------------------------------------------------------ requests
 
-    async def _execute(self, tool: ToolSpec, args: dict[str, Any]) -> ToolResult:
+    async def _execute(self, tool: ToolSpec, args: dict[str, Any], max_chars: int) -> ToolResult:
         if self.upstream is None:
             raise ToolError(
                 "this server has no Chift client", hint="run it with Chift credentials or --sandbox"
@@ -199,7 +209,7 @@ class Registry:
         assert op is not None
         request = build_request(tool, args)
         if tool.paginated:
-            return await self._paged(request, args)
+            return await self._paged(request, args, max_chars)
         page = op.returns_list
         data = await self.upstream.request(
             request.method,
@@ -210,9 +220,10 @@ class Registry:
             headers=request.headers or None,
             writes=request.writes,
         )
-        return self.shape(select(data, request.keep, page=page) if request.keep else data, page=page)
+        data = select(data, request.keep, page=page) if request.keep else data
+        return shape(data, max_chars=max_chars, page=page)
 
-    async def _paged(self, request: Request, args: Mapping[str, Any]) -> ToolResult:
+    async def _paged(self, request: Request, args: Mapping[str, Any], max_chars: int) -> ToolResult:
         assert self.upstream is not None
         limit = max(1, min(int(args.get("limit", DEFAULT_LIMIT)), self.max_items))
         offset = max(0, int(args.get("offset", 0)))
@@ -248,8 +259,12 @@ class Registry:
         if more:
             result["next_offset"] = consumed
         keep = request.keep
-        return self.shape(
-            select(result, keep, page=True) if keep else result, page=True, offset=offset, paged=True
+        return shape(
+            select(result, keep, page=True) if keep else result,
+            max_chars=max_chars,
+            page=True,
+            offset=offset,
+            paged=True,
         )
 
 

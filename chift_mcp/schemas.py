@@ -1,8 +1,10 @@
 """JSON-schema compaction: from the spec's resolved schemas to small, portable tool schemas.
 
 What goes: titles, examples, vendor extensions (``x-*``), ``null`` alternatives, ``$ref``/``$defs``
-(resolved before we get here), ``additionalProperties: false/true`` and descriptions that only
-repeat the property's name. What stays: types, enums, formats, bounds, required, nested
+(resolved before we get here), ``additionalProperties: false/true``, descriptions that only
+repeat the property's name and those of arguments the server instructions explain once
+(``SAID_ONCE``: currency, country, language, updated_after, location_id, an individual's names,
+include_invoice_lines, include_payments, include_partner_info). What stays: types, enums, formats, bounds, required, nested
 structure, and descriptions that carry meaning (trimmed to their first sentence).
 
 The result is also the schema arguments are validated against, so what an agent reads is what we
@@ -45,17 +47,51 @@ _STOPWORDS = frozenset(
     amount total code type date flag whether if
     """.split()
 )
+# Arguments that many tools share, explained once in the server instructions (server.SHARED_ARGUMENTS)
+# instead of on every tool: a description saying only that is dropped wherever the property appears.
+_INDIVIDUAL = re.compile(r"Only used when the \w+ is an individual \(is_company=false\)")
+SAID_ONCE: dict[str, re.Pattern[str]] = {
+    "currency": re.compile(
+        r"(?:Currency of the [\w ]+|Code) \(e\.g\.?,? [A-Z]{3}(?:, [A-Z]{3})*\)(?: of the currency used for [\w ]+)?"
+    ),
+    "country": re.compile(r"(?:Country, )?[Ff]ormat: ISO 3166-1 codes"),
+    "language": re.compile(r"[Ff]ormat: ISO 639-1 codes"),
+    "updated_after": re.compile(
+        r"Retrieve \w+ (?:created or )?updated after a specific datetime.*"
+        r"|When provided only [\w ]+ modified or created after this datetime will be retrieved"
+        r"|Filter \w+ last updated at or after this date.*"
+    ),
+    "location_id": re.compile(
+        r"(?:Unique identifier of the location )?If none passed, .* from all locations .*"
+    ),
+    **dict.fromkeys(("first_name", "last_name", "function", "company_id"), _INDIVIDUAL),
+    "include_invoice_lines": re.compile(
+        r"By default,? invoice lines are (?:not )?included when "
+        r"(?:this requires extra requests on the target API|no extra request is needed to fetch them)"
+    ),
+    "include_payments": re.compile(r"By default payments are not included and the field payments is null"),
+    "include_partner_info": re.compile(
+        r"Partner \(client/supplier\) information should be included in the response"
+    ),
+}
 _SENTENCE_END = re.compile(r"(?<![eE]\.g)(?<![iI]\.e)(?<=[a-zA-Z0-9)\]`'\"])\.(?:\s|$|(?=[A-Z][a-z]))")
 
 
 def compact(
-    schema: Any, *, name: str = "", depth: int = 0, limits: tuple[int, ...] = (110, 90)
+    schema: Any,
+    *,
+    name: str = "",
+    depth: int = 0,
+    limits: tuple[int, ...] = (110, 90),
+    bare: bool = False,
 ) -> dict[str, Any]:
     """Return a compact copy of a resolved schema (never mutates its input).
 
-    ``depth`` is the nesting level (0 for a tool argument). Descriptions get ``limits[depth]``
-    characters (the last limit below that); an optional property deeper than the first level keeps
-    no description, its name and type have to speak for it.
+    ``depth`` is the nesting level (0 for a tool argument, 1 for a field of a request body).
+    Descriptions get ``limits[depth]`` characters (the last limit below that); an optional property
+    nested in an argument (depth 2 and deeper, ``bare``) keeps its description only when it says
+    when the property is needed, what happens without it or gives an example; else its name and type
+    speak for it.
     """
     if not isinstance(schema, dict):
         return {}
@@ -78,7 +114,9 @@ def compact(
     if out.get("enum") in (["true", "false"], ["false", "true"]):
         out = {"type": "boolean"}  # a string boolean; the registry writes it back as "true"/"false"
     text = essentials(_clean(schema.get("description", ""), out), limit)
-    if text and not _repeats_name(text, name):
+    if bare and not _CONDITION.search(text):
+        text = ""
+    if text and not _repeats_name(text, name) and not _said_once(name, text):
         out["description"] = text
     below = depth + 1
     if "anyOf" in schema:
@@ -88,7 +126,8 @@ def compact(
         needed = [r for r in schema.get("required", []) if r in properties]
         out["type"] = "object"
         out["properties"] = {
-            key: compact(value, name=key, depth=below, limits=limits) for key, value in properties.items()
+            key: compact(value, name=key, depth=below, limits=limits, bare=below >= 2 and key not in needed)
+            for key, value in properties.items()
         }
         if needed:
             out["required"] = needed
@@ -167,6 +206,9 @@ _INFORMATIVE = re.compile(
     r"\bmax|\bmin|comma|separated|one of|`",
     re.I,
 )
+# What an optional nested property keeps its description for: when it is needed, what happens without it,
+# an example of its value.
+_CONDITION = re.compile(r"\brequired\b|\bmust\b|\bif\b|\bunless\b|\bdefault|automatically|e\.g\.|``", re.I)
 _FORMAT_NOTE = re.compile(r"\s*\(?(format:?\s*)?(YYYY-MM-DD|ISO 8601[^).]*)\)?", re.I)
 _FILLER = re.compile(
     r"^(indicates?|specifies|represents|contains|defines)( whether| if)? (the )?|^(boolean )?flag indicating (whether|if) ",
@@ -228,6 +270,11 @@ def shorten(text: str, limit: int = 160) -> str:
         clause = max(cut.rfind(", "), cut.rfind("; "), cut.rfind(" ("))
         text = cut[:clause] if clause >= limit // 2 else cut.rsplit(" ", 1)[0].rstrip(",;:(") + "…"
     return text.rstrip(".")
+
+
+def _said_once(name: str, text: str) -> bool:
+    pattern = SAID_ONCE.get(name)
+    return pattern is not None and pattern.fullmatch(text) is not None
 
 
 def _repeats_name(text: str, name: str) -> bool:

@@ -34,6 +34,15 @@ from chift_mcp.shaping import ToolResult
 logger = logging.getLogger("chift_mcp.server")
 _MAX_NOTIFIED_SESSIONS = 1024
 
+# What many tools' arguments share, said once here rather than on each tool (schemas.SAID_ONCE).
+SHARED_ARGUMENTS = (
+    "Shared arguments: currency is an ISO 4217 code (EUR), country ISO 3166-1 (BE), language ISO 639-1 (fr); "
+    "updated_after keeps what was created or changed after that date-time; without location_id every location "
+    "counts; first_name, last_name, function and company_id are for individuals (is_company=false); invoice "
+    "lines come by default only when no extra request is needed upstream (include_invoice_lines=true always "
+    "adds them), payments and partner details only with include_payments / include_partner_info."
+)
+
 INSTRUCTIONS = {
     "tools": (
         "Tools for the Chift unified API: one per endpoint, named <domain>_<verb>_<resource>. "
@@ -41,7 +50,7 @@ INSTRUCTIONS = {
         "active connections with connections_get_connections unless the server is bound to one. "
         "List tools take limit and offset; tools that return objects take fields (keys to keep, dotted for nested ones). "
         "Accounting tools take folder_id only when the connection has several folders (accounting_get_folders). "
-        "Errors say what to fix and whether a retry helps."
+        "Errors say what to fix and whether a retry helps. " + SHARED_ARGUMENTS
     ),
     "discovery": (
         "The Chift unified API through three tools: find_operations (search what you may call), "
@@ -49,7 +58,21 @@ INSTRUCTIONS = {
         "on one consumer (an end customer): find it with consumers_get_consumers and its active connections "
         "with connections_get_connections unless the server is bound to one. Accounting operations take "
         "folder_id only when the connection has several folders (accounting_get_folders). Errors say what "
-        "to fix and whether a retry helps."
+        "to fix and whether a retry helps. " + SHARED_ARGUMENTS
+    ),
+    "code": (
+        "The Chift unified API through code: find_operations (search what you may call), describe_operation "
+        "(an operation as a Python function: keyword arguments and the shape of its answer) and execute "
+        "(run a Python program). In the program every operation is a plain function named like it, called "
+        "with keyword arguments and returning its JSON (no await); lists come as {items, total, next_offset} "
+        "and take limit (up to 1000 per call: pages are fetched for you), offset and fields (keys to keep, "
+        "dotted for nested ones); empty values are left out, so read keys with .get(). A failed call raises "
+        "RuntimeError whose message starts with the error code (e.g. REQUEST_ALREADY_PROCESSED) and says what "
+        "to fix. Do the paging, matching and totals in the program and make its last expression the small "
+        "answer you need: only that, print() output and the number of calls come back. Most operations work "
+        "on one consumer (an end customer): find it with consumers_get_consumers and its connections with "
+        "connections_get_connections unless the server is bound to one. Accounting operations take folder_id "
+        "only when the connection has several folders (accounting_get_folders). " + SHARED_ARGUMENTS
     ),
 }
 

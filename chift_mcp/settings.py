@@ -37,9 +37,12 @@ class Settings(BaseSettings):
         description='Which tools exist: JSON like {"accounting": ["get", "create"]} or a path to a JSON file.',
     )
     read_only: bool = Field(False, description="Expose only tools that read (kind get).")
-    tool_mode: Literal["tools", "discovery"] = Field(
+    tool_mode: Literal["tools", "discovery", "code"] = Field(
         "tools",
-        description="tools: one tool per endpoint; discovery: find/describe/call operations (~1k tokens).",
+        description=(
+            "tools: one tool per endpoint; discovery: find/describe/call operations (~1k tokens); "
+            "code: find/describe operations and execute Python programs that call them (the [code] extra)."
+        ),
     )
     tools: str | None = Field(
         None, description="Comma-separated allow-list of tool names (after the function config)."
@@ -78,13 +81,36 @@ class Settings(BaseSettings):
         300.0, ge=0, description="Seconds to cache a bound consumer's connections."
     )
 
+    # Code mode (`execute`): the limits of one program run.
+    code_timeout: float = Field(
+        30.0,
+        gt=0,
+        le=600,
+        description="Code mode: seconds one program may run, its operation calls included.",
+    )
+    code_max_memory: int = Field(
+        128 * 1024 * 1024, ge=1024 * 1024, description="Code mode: bytes of heap one program may use."
+    )
+    code_max_recursion: int = Field(
+        200, ge=10, le=1000, description="Code mode: deepest call stack of a program."
+    )
+    code_max_calls: int = Field(200, ge=1, description="Code mode: operation calls one program may make.")
+    code_max_result_chars: int = Field(
+        1_000_000,
+        ge=1000,
+        description=(
+            "Code mode: largest value (JSON characters) or printed output a program may hand back; "
+            "what the model reads is then cut at CHIFT_MAX_RESULT_CHARS like any result."
+        ),
+    )
+
     # The HTTP door (`chift-mcp http`).
     mcp_token: SecretStr | None = Field(
         None, description="HTTP: a bearer token (24+ random characters) with the server's own scope."
     )
     mcp_tokens_file: str | None = Field(
         None,
-        description="HTTP: JSON list of token entries (name, token_sha256, consumer_id, function_config, read_only).",
+        description="HTTP: JSON list of token entries (name, token_sha256, consumer_id, function_config, read_only, tool_mode).",
     )
     http_allowed_origins: str | None = Field(
         None,

@@ -49,7 +49,9 @@ class LocalCall(Protocol):
     @property
     def view(self) -> View: ...
 
-    async def call_operation(self, name: str, arguments: Mapping[str, Any]) -> ToolResult: ...
+    async def call_operation(
+        self, name: str, arguments: Mapping[str, Any], *, max_chars: int | None = None
+    ) -> ToolResult: ...
 
 
 Handler = Callable[[dict[str, Any], LocalCall], Awaitable[Any]]

@@ -25,12 +25,19 @@ def _wire(tool: ToolSpec) -> str:
     return json.dumps(data, indent=2, ensure_ascii=False, sort_keys=True) + "\n"
 
 
+def _stem(tool: ToolSpec) -> str:
+    """The snapshot's file name: code mode's find and describe share their names with discovery's."""
+    return f"code_{tool.name}" if tool.origin == "code" else tool.name
+
+
 def test_every_tool_matches_its_snapshot(tools: list[ToolSpec]) -> None:
+    from chift_mcp.code import code_mode
     from chift_mcp.discovery import discovery_tools
+    from chift_mcp.settings import Settings
 
     SNAPS.mkdir(exist_ok=True)
-    local = discovery_tools()
-    expected = {tool.name: _wire(tool) for tool in [*tools, *local]}
+    local = [*discovery_tools(), *code_mode(Settings())[0]]
+    expected = {_stem(tool): _wire(tool) for tool in [*tools, *local]}
     if UPDATE:
         for stale in SNAPS.glob("*.json"):
             if stale.stem not in expected:

@@ -1,0 +1,68 @@
+"""A token entry's tool_mode: an HTTP caller of a tools-mode server gets code mode, within its grant."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import anyio
+import pytest
+from http_helpers import ACCOUNTING_ONLY, DEMO, TIMEOUT, door, mcp_client, payload, serving
+
+from chift_mcp.auth import hash_token, parse_entry
+from chift_mcp.errors import ConfigError
+
+pytest.importorskip("pydantic_monty")
+pytestmark = pytest.mark.anyio
+
+CODER = "cmcp_code_mode_reader_00000000000000000"
+ADMIN = "cmcp_admin_token_000000000000000000000000"
+TOKENS: dict[str, dict[str, Any]] = {
+    CODER: {"name": "coder", "tool_mode": "code", "read_only": True, "consumer_id": DEMO},
+    ADMIN: {"name": "admin"},
+}
+PROGRAM = f"""
+clients = accounting_get_clients(limit=3, fields=["id"])
+try:
+    accounting_create_client(name="Nope BV", addresses=[])
+    write = "sent"
+except RuntimeError as e:
+    write = str(e).split(":")[0]
+try:
+    accounting_get_clients(consumer_id="{ACCOUNTING_ONLY}", limit=1)
+    other = "sent"
+except RuntimeError as e:
+    other = str(e).split(":")[0]
+[len(clients["items"]), write, other]
+"""
+
+
+def test_a_token_entry_takes_a_tool_mode() -> None:
+    digest = hash_token("t" * 30)
+    assert parse_entry({"name": "a", "token_sha256": digest, "tool_mode": "code"})[1].tool_mode == "code"
+    assert parse_entry({"name": "b", "token_sha256": digest})[1].tool_mode is None
+    with pytest.raises(ConfigError, match="tool_mode must be one of tools, discovery, code"):
+        parse_entry({"name": "c", "token_sha256": digest, "tool_mode": "python"})
+
+
+async def test_a_code_mode_token_runs_programs_within_its_grant_on_a_tools_mode_server() -> None:
+    d = door(tokens=TOKENS)
+    with anyio.fail_after(TIMEOUT):
+        async with serving(d.app) as base:
+            async with mcp_client(base + "/mcp", CODER) as coder:
+                coder_tools = [t.name for t in (await coder.list_tools()).tools]
+                ran = await coder.call_tool("execute", {"code": PROGRAM})
+                direct = await coder.call_tool("accounting_create_client", {"name": "x", "addresses": []})
+            async with mcp_client(base + "/mcp", ADMIN) as admin:
+                admin_tools = [t.name for t in (await admin.list_tools()).tools]
+                refused = await admin.call_tool("execute", {"code": "1"})
+    await d.runtime.aclose()
+    assert coder_tools == ["find_operations", "describe_operation", "execute"]
+    assert not ran.is_error and payload(ran)["result"] == [3, "OUT_OF_SCOPE", "OUT_OF_SCOPE"]
+    assert direct.is_error and payload(direct)["error"] == "OUT_OF_SCOPE"
+    assert "execute" not in admin_tools and len(admin_tools) > 100
+    assert refused.is_error and "code mode" in payload(refused)["message"]
+    sent = d.runtime.sandbox_app.state.sandbox.log
+    assert not [
+        e for e in sent if e["method"] != "GET" and e["operation_id"] != "generate_access_token_token_post"
+    ]
+    assert not [e for e in sent if ACCOUNTING_ONLY in e["path"]]
