@@ -3,7 +3,11 @@
 ``chunks``: one row per chunk — ``id``, ``page``, ``ordinal``, ``title``, ``url``, ``path`` (the
 page's path under docs.chift.eu, for section filters), ``section`` (heading path below the title),
 ``text`` (what results show), ``search_text`` (heading path + text: what BM25 and the embedder
-saw) and ``vector``; a native full-text (BM25) index covers ``search_text``.
+saw) and ``vector``; a native full-text (BM25) index covers ``search_text`` (the baseline modes
+use it; the default ranking computes BM25 in memory, see :mod:`search_index.search`).
+
+``pages``: one row per page — ``page``, ``title``, ``url``, ``path``, ``text`` (the page summary:
+title, path words, headings, opening prose) and its ``vector``.
 
 ``meta``: one row holding the build record as JSON — format, model name and fingerprint, source and
 its content hash, chunking parameters, counts, build time. A query checks it before anything else.
@@ -22,15 +26,16 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from search_index.corpus import Chunk
+from search_index.corpus import Chunk, Page
 
 if TYPE_CHECKING:
     import numpy as np
 
 logger = logging.getLogger("search_index.store")
 
-FORMAT = 1
+FORMAT = 2  # 2: unescaped text, a pages table
 CHUNKS = "chunks"
+PAGES = "pages"
 META = "meta"
 FTS_COLUMN = "search_text"
 
@@ -68,9 +73,18 @@ def read_meta(db: Any) -> dict[str, Any] | None:
     return meta if isinstance(meta, dict) and meta.get("format") == FORMAT else None
 
 
-def write(db: Any, chunks: Sequence[Chunk], vectors: np.ndarray, meta: dict[str, Any]) -> None:
-    """Replace the index with ``chunks`` and their ``vectors``; the build record is written last,
-    so a reader never sees a record describing a half-written table."""
+def write(
+    db: Any,
+    chunks: Sequence[Chunk],
+    vectors: np.ndarray,
+    meta: dict[str, Any],
+    pages: Sequence[Page] = (),
+    summaries: Sequence[str] = (),
+    page_vectors: np.ndarray | None = None,
+) -> None:
+    """Replace the index with ``chunks`` and their ``vectors`` (and ``pages``, their summaries and
+    vectors); the build record is written last, so a reader never sees a record describing a
+    half-written table."""
     import pyarrow as pa
 
     dim = int(vectors.shape[1])
@@ -106,7 +120,23 @@ def write(db: Any, chunks: Sequence[Chunk], vectors: np.ndarray, meta: dict[str,
     )
     _drop(db, META)
     _drop(db, CHUNKS)
+    _drop(db, PAGES)
     table = db.create_table(CHUNKS, data=data)
+    if page_vectors is not None:
+        page_flat = pa.array(page_vectors.astype("float32", copy=False).reshape(-1))
+        db.create_table(
+            PAGES,
+            data=pa.table(
+                {
+                    "page": pa.array(range(len(pages)), pa.int32()),
+                    "title": pa.array([p.title for p in pages]),
+                    "url": pa.array([p.url for p in pages]),
+                    "path": pa.array([p.path for p in pages]),
+                    "text": pa.array(list(summaries)),
+                    "vector": pa.FixedSizeListArray.from_arrays(page_flat, dim),
+                }
+            ),
+        )
     from lancedb.index import FTS
 
     table.create_index(FTS_COLUMN, config=FTS(language="English", stem=True, remove_stop_words=True))
@@ -119,7 +149,15 @@ def _drop(db: Any, name: str) -> None:
 
 
 def open_chunks(db: Any) -> Any:
+    return _open(db, CHUNKS)
+
+
+def open_pages(db: Any) -> Any:
+    return _open(db, PAGES)
+
+
+def _open(db: Any, name: str) -> Any:
     try:
-        return db.open_table(CHUNKS)
+        return db.open_table(name)
     except (ValueError, FileNotFoundError, OSError) as exc:
         raise IndexMissing(str(exc)) from None
