@@ -26,11 +26,10 @@ _IDENT = re.compile(
     r"|[a-z]+[A-Z][A-Za-z0-9]*)\b"
 )
 
+# The usual English stop words of full-text engines (Lucene's list, as LanceDB/tantivy use).
 STOP_WORDS = frozenset(
-    """a an and are as at be but by can could do does did for from has have how i if in into is it
-    its me my of on or our should so than that the their them then there these they this those to
-    was we were what when where which who why will with would you your yes no not any all also just
-    about after before via using use used able get want need""".split()
+    """a an and are as at be but by for if in into is it no not of on or such that the their then
+    there these they this to was will with""".split()
 )
 
 
