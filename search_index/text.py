@@ -16,7 +16,7 @@ from functools import lru_cache
 
 _ESCAPE = re.compile(r"\\([\\`*_{}\[\]()#+\-.!&~$|<>])")
 _HARD_BREAK = re.compile(r"[ \t]*\\$", re.MULTILINE)
-_WORD = re.compile(r"[0-9a-zà-öø-ÿ]+", re.IGNORECASE)
+_WORD = re.compile(r"[0-9a-z]+")
 # Identifiers: snake_case or SCREAMING_CASE, camelCase, dotted names (account.connection.created) and
 # capitalised hyphenated names (X-Chift-ConnectionId); not plain hyphenated words (end-of-day).
 _IDENT = re.compile(
@@ -38,10 +38,17 @@ def unescape(text: str) -> str:
     return _ESCAPE.sub(r"\1", _HARD_BREAK.sub("", text))
 
 
-def fold(word: str) -> str:
-    """Lower case without accents (``écriture`` -> ``ecriture``)."""
-    decomposed = unicodedata.normalize("NFKD", word.lower())
-    return "".join(c for c in decomposed if not unicodedata.combining(c))
+def fold(text: str) -> str:
+    """Lower case without accents (``Écriture`` -> ``ecriture``); other non-ASCII letters are
+    dropped, the same way for the docs and the queries."""
+    text = text.lower()
+    if text.isascii():
+        return text
+    text = text.translate(_LIGATURES)
+    return unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
+
+
+_LIGATURES = str.maketrans({"œ": "oe", "æ": "ae", "ß": "ss", "ø": "o", "’": "'"})
 
 
 @lru_cache(maxsize=1)
@@ -58,7 +65,7 @@ def stem(word: str) -> str:
 
 def words(text: str) -> list[str]:
     """Lower-cased, accent-folded words of ``text``."""
-    return [fold(w) for w in _WORD.findall(text)]
+    return _WORD.findall(fold(text))
 
 
 def terms(text: str) -> list[str]:
