@@ -8,9 +8,10 @@ chart of accounts, the docs' page titles and data types), not from evaluation qu
 
 - ``FRENCH``: a French word or phrase (lower case, accents folded) -> its English equivalents in the
   docs' vocabulary. Looked up whole, then by French Snowball stem, so plurals and conjugations
-  (``écritures``, ``récupérez``) find their entry. Common question words are in it too, so a
-  French question can be rewritten word by word into an English one for the (English) embedding
-  model.
+  (``écritures``, ``récupérez``) find their entry. ``FRENCH_COMMON`` holds question and common
+  words, so a French question can be rewritten word by word into an English one for the (English)
+  embedding model. A French word of the trade in an otherwise English query (``lettrage``) brings
+  its English along too.
 - ``ACTS``: an English phrase of the asker's world -> the API's words for it, added to the query.
 
 ``expand(query)`` returns the English rewriting (for the embedding model), the added terms (for
@@ -330,7 +331,10 @@ FRENCH: dict[str, str] = {
     "outil": "tool",
     "plateforme": "platform",
     "tableau de bord": "dashboard",
-    # --- question and common words (for the word-by-word rewriting)
+}
+# Question and common words: for the word-by-word rewriting of a French query, never a sign of French
+# in an English one ("comment", "page").
+FRENCH_COMMON: dict[str, str] = {
     "comment": "how",
     "pourquoi": "why",
     "quand": "when",
@@ -520,9 +524,30 @@ class Expansion:
 
 
 def is_french(query: str) -> bool:
-    tokens = [fold(t) for t in re.findall(r"[A-Za-zÀ-ÿ]+", query)]
-    hints = sum(1 for t in tokens if t in _FRENCH_HINTS)
-    return hints >= 2 or (hints >= 1 and bool(_ACCENTED.search(query)))
+    """French function words, accents and French-only glossary words (``lettrage``, ``factures``)
+    taken together; a terse French keyword query has few function words."""
+    folded, _ = _split_words(query)
+    hints = sum(1 for t in folded if t in _FRENCH_HINTS)
+    own = sum(1 for i in range(len(folded)) if _french_only(folded, i)[1] is not None)
+    accents = bool(_ACCENTED.search(query))
+    return hints >= 2 or (hints >= 1 and (accents or own >= 1)) or own >= 2 or (accents and own >= 1)
+
+
+def _french_only(words: list[str], i: int) -> tuple[int, str | None]:
+    """A French glossary phrase at ``words[i]``, or a French glossary word that is not also an
+    English one (its English equivalents do not contain it), singular or plural: (length, English);
+    (1, None) when there is none."""
+    french, _ = _phrases()
+    for n in range(min(MAX_PHRASE, len(words) - i), 1, -1):
+        key = " ".join(words[i : i + n])
+        if key in french:
+            return n, french[key]
+    word = words[i]
+    for key in (word, word[:-1] if len(word) > 3 and word[-1] in "sx" else word):
+        value = french.get(key)
+        if value is not None and key not in FRENCH_COMMON and key not in value.lower().split():
+            return 1, value
+    return 1, None
 
 
 @lru_cache(maxsize=1)
@@ -537,7 +562,7 @@ def _by_stem() -> dict[str, str]:
     """Single-word French entries by their Snowball stem (the first entry wins)."""
     stemmer = _french_stemmer()
     out: dict[str, str] = {}
-    for key, value in FRENCH.items():
+    for key, value in {**FRENCH_COMMON, **FRENCH}.items():
         if " " not in key:
             out.setdefault(stemmer.stemWord(key), value)  # type: ignore[attr-defined]
     return out
@@ -546,7 +571,7 @@ def _by_stem() -> dict[str, str]:
 @lru_cache(maxsize=1)
 def _phrases() -> tuple[dict[str, str], dict[str, str]]:
     acts = {" ".join(fold(w) for w in re.findall(r"[\w-]+", k)): v for k, v in ACTS.items()}
-    return dict(FRENCH), acts
+    return {**FRENCH_COMMON, **FRENCH}, acts
 
 
 def _lookup_french(words: list[str], i: int) -> tuple[int, str | None]:
@@ -603,5 +628,12 @@ def expand(query: str) -> Expansion:
         rewritten = " ".join(english)
         added.extend(_acts(_split_words(rewritten)[0]))
         return Expansion(True, rewritten, tuple(added))
+    # An English query may still hold a French word of the trade ("lettrage"): its English comes along.
+    i = 0
+    while i < len(folded):
+        n, value = _french_only(folded, i)
+        if value is not None:
+            added.append(value)
+        i += n
     added.extend(_acts(folded))
     return Expansion(False, query, tuple(added))
