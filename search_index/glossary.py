@@ -521,6 +521,14 @@ class Expansion:
     french: bool
     english: str  # the query rewritten in English (French words translated); the query itself if English
     added: tuple[str, ...]  # words from the glossaries, for BM25
+    acts: tuple[str, ...] = ()  # the API's words for the business acts named (a part of ``added``)
+
+    @property
+    def for_vectors(self) -> str:
+        """What the embedding model sees: the English query, then the API's words the glossaries
+        brought (for French, the rewriting already holds the translations)."""
+        extra = self.acts if self.french else self.added
+        return " ".join([self.english, *extra]) if extra else self.english
 
 
 def is_french(query: str) -> bool:
@@ -626,8 +634,8 @@ def expand(query: str) -> Expansion:
                 english.extend(raw[i : i + n])
             i += n
         rewritten = " ".join(english)
-        added.extend(_acts(_split_words(rewritten)[0]))
-        return Expansion(True, rewritten, tuple(added))
+        acts = _acts(_split_words(rewritten)[0])
+        return Expansion(True, rewritten, (*added, *acts), tuple(acts))
     # An English query may still hold a French word of the trade ("lettrage"): its English comes along.
     i = 0
     while i < len(folded):
@@ -635,5 +643,5 @@ def expand(query: str) -> Expansion:
         if value is not None:
             added.append(value)
         i += n
-    added.extend(_acts(folded))
-    return Expansion(False, query, tuple(added))
+    acts = _acts(folded)
+    return Expansion(False, query, (*added, *acts), tuple(acts))

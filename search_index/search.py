@@ -9,7 +9,8 @@ statistics are computed: a few thousand short texts, scored with NumPy in a mill
 
 1. the query is expanded (:mod:`search_index.glossary`): a French query is rewritten word by word
    into English for the (English) embedding model; French words and business acts bring the docs'
-   and the API's words, added to the BM25 terms at half weight;
+   and the API's words, which the embedding model sees after the query and BM25 counts at half
+   weight;
 2. five rankings of the pages: chunk vectors (cosine; a page ranks by its best chunk), chunk BM25,
    page-summary vectors, page-summary BM25, and exact identifiers (``ERROR_PARTNER_ALREADY_EXISTS``,
    ``X-Chift-ConnectionId``: BM25 on those alone, when the query has any);
@@ -185,7 +186,7 @@ class SearchIndex:
         import numpy as np
 
         expansion = expand(query)
-        vector = self.embedder.query(expansion.english if expansion.french else query)
+        vector = self.embedder.query(expansion.for_vectors)
         own = terms(query)
         weights = dict.fromkeys(own, 1.0)
         for term in terms(" ".join(expansion.added)):
