@@ -53,7 +53,7 @@ RRF_K = 60
 CANDIDATES = 40  # baseline modes: chunks asked of each LanceDB ranking
 ADDED_WEIGHT = 0.5  # BM25 weight of a term the glossary added, against 1 for the asker's words
 # Weights of the page rankings in the fusion (chosen on the dev split of bench/eval).
-WEIGHTS = {"chunk_vector": 1.0, "chunk_bm25": 1.0, "page_vector": 0.5, "page_bm25": 0.5, "identifier": 1.0}
+WEIGHTS = {"chunk_vector": 1.0, "chunk_bm25": 1.0, "page_vector": 1.0, "page_bm25": 0.5, "identifier": 1.0}
 _SECTION = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9_.-]*(/[A-Za-z0-9_-][A-Za-z0-9_.-]*)*$")
 _MISSING = -1e9
 
