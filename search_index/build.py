@@ -109,7 +109,16 @@ def build_index(
         "chunks": len(chunks),
         "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
-    store.write(db, chunks, vectors[: len(chunks)], meta, pages, summaries, vectors[len(chunks) :])
+    store.write(
+        db,
+        chunks,
+        vectors[: len(chunks)],
+        meta,
+        pages,
+        summaries,
+        vectors[len(chunks) :],
+        snapshot=store.local_dir(uri),
+    )
     report("write", 1, 1)
     seconds = time.perf_counter() - started
     meta["build_seconds"] = round(seconds, 2)

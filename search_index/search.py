@@ -106,14 +106,26 @@ def section_filter(section: str | None) -> str | None:
 
 
 class SearchIndex:
-    def __init__(self, table: Any, meta: dict[str, Any], embedder: Embedder, pages: Any = None) -> None:
+    def __init__(
+        self,
+        chunks: Any,
+        meta: dict[str, Any],
+        embedder: Embedder,
+        pages: Any = None,
+        *,
+        table: Any = None,
+        uri: str | Path | None = None,
+    ) -> None:
+        """``chunks`` and ``pages``: the two tables as Arrow tables; ``table`` the LanceDB chunks
+        table (opened from ``uri`` on first use by a baseline mode when not given)."""
         import numpy as np
 
-        self.table = table
+        self._table = table
+        self._uri = uri
         self.meta = meta
         self.embedder = embedder
         columns = ["id", "page", "title", "url", "path", "section", "text", "search_text", "vector"]
-        data = table.to_arrow().select(columns).sort_by("id")
+        data = chunks.select(columns).sort_by("id")
         rows = data.select(columns[:7]).to_pylist()
         self._rows = {int(r["id"]): _Row(**r) for r in rows}
         self._lock = threading.Lock()
@@ -124,7 +136,7 @@ class SearchIndex:
         self._page_vectors: np.ndarray | None = None
         self._page_bm25: BM25 | None = None
         if pages is not None:
-            page_data = pages.to_arrow().select(["page", "title", "path", "text", "vector"]).sort_by("page")
+            page_data = pages.select(["page", "title", "path", "text", "vector"]).sort_by("page")
             self._page_paths = page_data.column("path").to_pylist()
             self._page_vectors = _matrix(page_data.column("vector"), embedder.dim)
             titles = page_data.column("title").to_pylist()
@@ -138,24 +150,42 @@ class SearchIndex:
             self._page_paths = paths
         self._pages = len(self._page_paths)
 
+    @property
+    def table(self) -> Any:
+        """The LanceDB chunks table (the baseline modes query it)."""
+        if self._table is None:
+            with self._lock:
+                if self._table is None:
+                    if self._uri is None:
+                        raise store.IndexMissing("no LanceDB table for this index")
+                    self._table = store.open_chunks(store.connect(self._uri))
+        return self._table
+
     @classmethod
     def open(
         cls, uri: str | Path, *, embedder: Embedder | None = None, model: str | None = None
     ) -> SearchIndex:
         """Open the index at ``uri``. The model is ``embedder``, else ``model``, else
-        ``CHIFT_SEARCH_MODEL``, else the one recorded in the index."""
-        db = store.connect(uri)
-        meta = store.read_meta(db)
-        if meta is None:
-            raise store.IndexMissing(
-                f"no search index at {uri}: build one with `python -m search_index build`"
-            )
-        table = store.open_chunks(db)
-        pages = store.open_pages(db)
+        ``CHIFT_SEARCH_MODEL``, else the one recorded in the index. A local index is read from its
+        Arrow snapshot when it has one (LanceDB is then imported only by the baseline modes)."""
+        snapshot = store.read_snapshot(uri)
+        table = None
+        if snapshot is not None:
+            meta, chunks, pages = snapshot
+        else:
+            db = store.connect(uri)
+            found = store.read_meta(db)
+            if found is None:
+                raise store.IndexMissing(
+                    f"no search index at {uri}: build one with `python -m search_index build`"
+                )
+            meta = found
+            table = store.open_chunks(db)
+            chunks, pages = table.to_arrow(), store.open_pages(db).to_arrow()
         if embedder is None:
             embedder = make_embedder(model or os.environ.get("CHIFT_SEARCH_MODEL") or meta["model"])
         check_model(meta, embedder)
-        return cls(table, meta, embedder, pages)
+        return cls(chunks, meta, embedder, pages, table=table, uri=uri)
 
     def __len__(self) -> int:
         return len(self._rows)

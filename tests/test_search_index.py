@@ -425,3 +425,34 @@ def test_scores_are_scaled_to_one(index: SearchIndex) -> None:
     hits = index.search("Zelty restaurant point of sale", k=5)
     assert all(0 < h.score <= 1 for h in hits)
     assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
+
+
+def test_a_local_index_opens_from_its_arrow_snapshot(index: SearchIndex, tmp_path: Path) -> None:
+    from search_index import store
+
+    assert (tmp_path / "index" / store.SNAPSHOT_CHUNKS).is_file()
+    assert index._table is None  # LanceDB not opened: the default ranking needs only the snapshot
+    hits = index.search("Zelty restaurant api key", k=3)
+    assert index._table is None
+    assert index.search("Zelty", k=1, mode="bm25")[0].title == "Zelty"  # LanceDB opened on demand
+    for name in (store.SNAPSHOT_CHUNKS, store.SNAPSHOT_PAGES):
+        (tmp_path / "index" / name).unlink()
+    from_lancedb = SearchIndex.open(tmp_path / "index", embedder=HashEmbedder())
+    assert from_lancedb._table is not None
+    assert from_lancedb.search("Zelty restaurant api key", k=3) == hits
+
+
+def test_a_rebuild_replaces_the_snapshot(corpus_file: Path, tmp_path: Path, embedder: HashEmbedder) -> None:
+    from search_index import store
+
+    uri = tmp_path / "i"
+    build_index(corpus_file, uri, embedder=embedder)
+    corpus_file.write_text(
+        CORPUS + "# New page\nSource: https://docs.chift.eu/new\nNew text.\n", encoding="utf-8"
+    )
+    build_index(corpus_file, uri, embedder=embedder)
+    meta, _chunks, pages = store.read_snapshot(uri) or ({}, None, None)
+    assert meta["pages"] == 6 and pages is not None and pages.num_rows == 6
+    assert (
+        SearchIndex.open(uri, embedder=embedder).search("New text", k=1)[0].url == "https://docs.chift.eu/new"
+    )
