@@ -1047,7 +1047,6 @@ _FRENCH_HINTS = frozenset(
     quelle quels quelles combien dans avec pour sur pas que qui est-ce faut peut dois doit""".split()
 )
 _ACCENTED = re.compile(r"[àâçéèêëîïôûùüÿœ]", re.IGNORECASE)
-_TOKEN = re.compile(r"[0-9A-Za-zÀ-ÖØ-öø-ÿœŒ_]+(?:[-.][0-9A-Za-zÀ-ÖØ-öø-ÿ_]+)*")
 MAX_PHRASE = 4
 
 
