@@ -1,9 +1,10 @@
-"""Build an index: read the source, chunk it, embed the chunks, write them to LanceDB.
+"""Build an index: read the source, unescape it, chunk it, embed the chunks and the page summaries,
+write them to LanceDB.
 
 ``build_index(source, uri)`` skips all work when the index at ``uri`` was built from the same
 content (SHA-256 of the text), with the same model and chunking; ``force=True`` rebuilds anyway.
 ``progress(stage, done, total)`` is called as the build goes: stages ``read``, ``parse``,
-``embed`` (done/total chunks) and ``write``.
+``embed`` (done/total chunks and page summaries) and ``write``.
 """
 
 from __future__ import annotations
@@ -22,10 +23,12 @@ from search_index.corpus import (
     DEFAULT_SOURCE,
     chunk_corpus,
     content_hash,
+    page_summary,
     parse_pages,
     read_source,
 )
 from search_index.embed import Embedder, make_embedder
+from search_index.text import unescape
 
 logger = logging.getLogger("search_index.build")
 
@@ -78,7 +81,7 @@ def build_index(
         return BuildResult(True, old["pages"], old["chunks"], time.perf_counter() - started, old)
 
     report("parse", 0, 1)
-    pages = parse_pages(text)
+    pages = parse_pages(unescape(text))
     if not pages:
         raise ValueError(f"{source}: no pages found (each page starts with '# Title' then 'Source: URL')")
     chunks = chunk_corpus(pages, size=chunk_size, overlap=chunk_overlap)
@@ -86,7 +89,8 @@ def build_index(
 
     import numpy as np
 
-    texts = [c.embedding_text() for c in chunks]
+    summaries = [page_summary(p) for p in pages]
+    texts = [c.embedding_text() for c in chunks] + summaries
     order = sorted(range(len(texts)), key=lambda i: len(texts[i]))  # similar lengths share a batch
     vectors = np.zeros((len(texts), embedder.dim), dtype=np.float32)
     report("embed", 0, len(texts))
@@ -105,7 +109,16 @@ def build_index(
         "chunks": len(chunks),
         "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
-    store.write(db, chunks, vectors, meta)
+    store.write(
+        db,
+        chunks,
+        vectors[: len(chunks)],
+        meta,
+        pages,
+        summaries,
+        vectors[len(chunks) :],
+        snapshot=store.local_dir(uri),
+    )
     report("write", 1, 1)
     seconds = time.perf_counter() - started
     meta["build_seconds"] = round(seconds, 2)

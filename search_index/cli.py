@@ -41,7 +41,10 @@ def parser(prog: str = "python -m search_index") -> argparse.ArgumentParser:
     query.add_argument("--section", default=None, help="only pages under this docs path, e.g. connectors/pos")
     query.add_argument("--model", default=None, help="model to embed the question with")
     query.add_argument(
-        "--mode", choices=("hybrid", "vector", "bm25"), default="hybrid", help="retrieval (default hybrid)"
+        "--mode",
+        choices=("hybrid", "rrf", "vector", "bm25"),
+        default="hybrid",
+        help="retrieval (default hybrid; the others are the earlier ranking's baselines)",
     )
     query.add_argument("--jsonl", action="store_true", help='read {"query": ...} lines from stdin')
     info = sub.add_parser("info", help="print the index's build record")

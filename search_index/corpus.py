@@ -6,6 +6,9 @@ heading path it sits under (``Errors > Chift Error``) so a passage can be read, 
 its page. Chunks are packed from whole lines up to ``size`` characters; a section too long for one
 chunk is split with ``overlap`` characters carried over, a very long line (a wide table row) is cut
 at word boundaries. Small neighbouring sections share a chunk rather than make crumbs.
+
+``page_summary`` is a page's short description beside its chunks: title, path words, section
+headings and the first lines of prose — what a reader scans to decide whether a page is the one.
 """
 
 from __future__ import annotations
@@ -56,6 +59,28 @@ class Chunk:
     def embedding_text(self) -> str:
         """What the embedder and the full-text index see: the heading path, then the passage."""
         return f"{self.heading}\n{self.text}"
+
+
+def page_summary(page: Page, intro: int = 300) -> str:
+    """Title, path words (``unified apis ecommerce datatypes``), headings and opening prose."""
+    headings: list[str] = []
+    for name, _ in sections(page):
+        last = name.split(" > ")[-1] if name else ""
+        if last and last not in headings:
+            headings.append(last)
+    prose: list[str] = []
+    for line in page.lines:
+        text = line.strip()
+        if not text or text.startswith(_NOT_PROSE) or _HEADING.match(text):
+            continue
+        prose.append(text)
+        if sum(len(p) for p in prose) > intro:
+            break
+    words = " ".join(w for w in re.split(r"[/_\-]+", page.path) if w)
+    return "\n".join([page.title, words, "; ".join(headings), " ".join(prose)[: intro + 200]]).strip()
+
+
+_NOT_PROSE = ("}>", "<", "|", "```", "~~~", "Website:", "Software type", "Geography")
 
 
 def page_path(url: str) -> str:

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 pytest.importorskip("lancedb")
+pytest.importorskip("snowballstemmer")
 
 from search_index import HashEmbedder, IndexMissing, ModelMismatch, SearchIndex, build_index
 from search_index import cli as index_cli
@@ -339,3 +340,120 @@ def test_an_index_uri_works_like_a_path(corpus_file: Path, tmp_path: Path, embed
     assert not build_index(corpus_file, uri, embedder=embedder).skipped
     assert build_index(corpus_file, uri, embedder=embedder).skipped
     assert SearchIndex.open(uri, embedder=embedder).search("Zelty", 1)[0].title == "Zelty"
+
+
+# ----------------------------------------------------------------------------- text, glossary, ranking
+
+
+def test_markdown_escapes_are_removed_before_indexing() -> None:
+    from search_index.text import unescape
+
+    assert (
+        unescape("| ERROR\\_PARTNER\\_ALREADY\\_EXISTS | 400 |") == "| ERROR_PARTNER_ALREADY_EXISTS | 400 |"
+    )
+    assert unescape("Website: [zelty.fr](https://zelty.fr)\\\nGeography: France") == (
+        "Website: [zelty.fr](https://zelty.fr)\nGeography: France"
+    )
+    assert unescape("a \\* b \\& c") == "a * b & c"
+
+
+def test_terms_are_stemmed_words_plus_whole_identifiers() -> None:
+    from search_index.text import terms
+
+    assert terms("Matching the invoices") == ["match", "invoic"]
+    assert "=error_partner_already_exists" in terms("ERROR_PARTNER_ALREADY_EXISTS")
+    assert "=x-chift-connectionid" in terms("the X-Chift-ConnectionId header")
+    assert "=customer_refund" in terms("type customer_refund")
+    assert not [t for t in terms("end-of-day T-shirt e-commerce") if t.startswith("=")]
+    assert terms("Écriture") == terms("ecriture")
+
+
+def test_bm25_ranks_rarer_and_repeated_terms_higher() -> None:
+    from search_index.bm25 import BM25
+
+    bm25 = BM25([["vat", "code"], ["vat", "vat", "rate"], ["journal"]])
+    scores = bm25.scores(["vat"])
+    assert scores[1] > scores[0] > 0 == scores[2]
+    assert bm25.scores({"journal": 0.5})[2] == pytest.approx(bm25.scores(["journal"])[2] / 2)
+
+
+def test_french_questions_are_rewritten_in_the_docs_english() -> None:
+    from search_index.glossary import expand
+
+    e = expand("Comment récupérer les écritures d'un exercice comptable ?")
+    assert e.french
+    assert "journal entry" in e.english and "bookyear" in e.english and "comment" not in e.english.lower()
+    assert expand("Où sont mes avoirs ?").french and "credit note" in expand("Où sont mes avoirs ?").english
+    assert "match entries" in expand("lettrage des factures client").english
+
+
+def test_business_acts_bring_the_api_words() -> None:
+    from search_index.glossary import expand
+
+    e = expand("We gave the customer a credit note")
+    assert not e.french and e.english == "We gave the customer a credit note"
+    assert any("customer_refund" in a for a in e.added)
+    assert expand("How do I authenticate?").added == ()
+
+
+def test_page_summaries_hold_title_path_headings_and_prose() -> None:
+    from search_index.corpus import page_summary
+
+    zelty = parse_pages(CORPUS)[2]
+    summary = page_summary(zelty)
+    assert summary.splitlines()[:3] == ["Zelty", "connectors pos zelty", "Configure Zelty"]
+    assert "point of sale for restaurants" in summary
+
+
+def test_an_exact_identifier_finds_its_page(index: SearchIndex) -> None:
+    hits = index.search("REQUEST_ALREADY_PROCESSED", k=3)
+    assert hits[0].title == "Idempotency"
+
+
+def test_french_question_finds_the_english_page(index: SearchIndex) -> None:
+    hits = index.search("Comment obtenir les codes TVA du logiciel comptable ?", k=2)
+    assert hits[0].title == "Get vat codes"
+
+
+def test_baseline_modes_answer_over_the_same_chunks(index: SearchIndex) -> None:
+    for mode in ("bm25", "vector", "rrf", "hybrid"):
+        hits = index.search("retry a POST without processing it twice: request id header", k=3, mode=mode)
+        assert hits and len({h.url for h in hits}) == len(hits)
+    assert index.search("REQUEST_ALREADY_PROCESSED", k=1, mode="rrf")[0].title == "Idempotency"
+
+
+def test_scores_are_scaled_to_one(index: SearchIndex) -> None:
+    hits = index.search("Zelty restaurant point of sale", k=5)
+    assert all(0 < h.score <= 1 for h in hits)
+    assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
+
+
+def test_a_local_index_opens_from_its_arrow_snapshot(index: SearchIndex, tmp_path: Path) -> None:
+    from search_index import store
+
+    assert (tmp_path / "index" / store.SNAPSHOT_CHUNKS).is_file()
+    assert index._table is None  # LanceDB not opened: the default ranking needs only the snapshot
+    hits = index.search("Zelty restaurant api key", k=3)
+    assert index._table is None
+    assert index.search("Zelty", k=1, mode="bm25")[0].title == "Zelty"  # LanceDB opened on demand
+    for name in (store.SNAPSHOT_CHUNKS, store.SNAPSHOT_PAGES):
+        (tmp_path / "index" / name).unlink()
+    from_lancedb = SearchIndex.open(tmp_path / "index", embedder=HashEmbedder())
+    assert from_lancedb._table is not None
+    assert from_lancedb.search("Zelty restaurant api key", k=3) == hits
+
+
+def test_a_rebuild_replaces_the_snapshot(corpus_file: Path, tmp_path: Path, embedder: HashEmbedder) -> None:
+    from search_index import store
+
+    uri = tmp_path / "i"
+    build_index(corpus_file, uri, embedder=embedder)
+    corpus_file.write_text(
+        CORPUS + "# New page\nSource: https://docs.chift.eu/new\nNew text.\n", encoding="utf-8"
+    )
+    build_index(corpus_file, uri, embedder=embedder)
+    meta, _chunks, pages = store.read_snapshot(uri) or ({}, None, None)
+    assert meta["pages"] == 6 and pages is not None and pages.num_rows == 6
+    assert (
+        SearchIndex.open(uri, embedder=embedder).search("New text", k=1)[0].url == "https://docs.chift.eu/new"
+    )

