@@ -28,6 +28,7 @@ from search_index.corpus import (
     read_source,
 )
 from search_index.embed import Embedder, make_embedder
+from search_index.questions import Questions, page_questions, questions_hash
 from search_index.text import unescape
 
 logger = logging.getLogger("search_index.build")
@@ -60,7 +61,10 @@ def build_index(
     chunk_size: int = CHUNK_SIZE,
     chunk_overlap: int = CHUNK_OVERLAP,
     progress: Progress | None = None,
+    questions: Questions | None = None,
 ) -> BuildResult:
+    """Build (or find up to date) the index of ``source`` at ``uri``. ``questions``: the questions
+    each page answers (page path -> {"en", "fr"}); the packaged ones when None."""
     report = progress or _noop
     started = time.perf_counter()
     embedder = embedder or make_embedder(model)
@@ -72,6 +76,7 @@ def build_index(
     wanted = {
         "model": embedder.name,
         "source_hash": digest,
+        "questions_hash": questions_hash(questions),
         "chunk_size": chunk_size,
         "chunk_overlap": chunk_overlap,
     }
@@ -90,7 +95,9 @@ def build_index(
     import numpy as np
 
     summaries = [page_summary(p) for p in pages]
-    texts = [c.embedding_text() for c in chunks] + summaries
+    asked = page_questions(pages, questions)
+    english = [q for _, lang, q in asked if lang == "en"]
+    texts = [c.embedding_text() for c in chunks] + summaries + english
     order = sorted(range(len(texts)), key=lambda i: len(texts[i]))  # similar lengths share a batch
     vectors = np.zeros((len(texts), embedder.dim), dtype=np.float32)
     report("embed", 0, len(texts))
@@ -107,6 +114,7 @@ def build_index(
         "probe": [round(float(x), 6) for x in embedder.query(PROBE)],
         "pages": len(pages),
         "chunks": len(chunks),
+        "questions": len(asked),
         "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
     store.write(
@@ -116,7 +124,11 @@ def build_index(
         meta,
         pages,
         summaries,
-        vectors[len(chunks) :],
+        vectors[len(chunks) : len(chunks) + len(pages)],
+        questions=asked,
+        question_vectors=_spread(
+            vectors[len(chunks) + len(pages) :], [lang == "en" for _, lang, _ in asked]
+        ),
         snapshot=store.local_dir(uri),
     )
     report("write", 1, 1)
@@ -124,3 +136,12 @@ def build_index(
     meta["build_seconds"] = round(seconds, 2)
     logger.info("built %d chunks from %d pages in %.1f s", len(chunks), len(pages), seconds)
     return BuildResult(False, len(pages), len(chunks), seconds, meta)
+
+
+def _spread(vectors: Any, embedded: list[bool]) -> Any:
+    """One row per question: the vectors of the embedded ones, zeros for the others."""
+    import numpy as np
+
+    out = np.zeros((len(embedded), vectors.shape[1]), dtype=np.float32)
+    out[np.asarray(embedded, dtype=bool)] = vectors
+    return out

@@ -11,8 +11,10 @@ statistics are computed: a few thousand short texts, scored with NumPy in a mill
    into English for the (English) embedding model; French words and business acts bring the docs'
    and the API's words, which the embedding model sees after the query and BM25 counts at half
    weight;
-2. five rankings of the pages: chunk vectors (cosine; a page ranks by its best chunk), chunk BM25,
-   page-summary vectors, page-summary BM25, and exact identifiers (``ERROR_PARTNER_ALREADY_EXISTS``,
+2. seven rankings of the pages: chunk vectors (cosine; a page ranks by its best chunk), chunk BM25,
+   page-summary vectors, page-summary BM25, question vectors (a page ranks by its best question:
+   the questions each page answers, as people ask them, :mod:`search_index.questions`), question
+   BM25 (a page's questions as one text), and exact identifiers (``ERROR_PARTNER_ALREADY_EXISTS``,
    ``X-Chift-ConnectionId``: BM25 on those alone, when the query has any);
 3. fused by weighted reciprocal rank, ``sum(w / (RRF_K + rank))`` (``WEIGHTS``), scaled so that first
    everywhere is 1.0; the ``k`` best pages are answered, each with its best chunk (by the chunk
@@ -53,7 +55,15 @@ RRF_K = 60
 CANDIDATES = 40  # baseline modes: chunks asked of each LanceDB ranking
 ADDED_WEIGHT = 0.5  # BM25 weight of a term the glossary added, against 1 for the asker's words
 # Weights of the page rankings in the fusion (chosen on the dev split of bench/eval).
-WEIGHTS = {"chunk_vector": 1.0, "chunk_bm25": 1.0, "page_vector": 1.0, "page_bm25": 0.5, "identifier": 1.0}
+WEIGHTS = {
+    "chunk_vector": 1.0,
+    "chunk_bm25": 1.0,
+    "page_vector": 1.0,
+    "page_bm25": 0.5,
+    "question_vector": 3.0,
+    "question_bm25": 3.0,
+    "identifier": 1.0,
+}
 _SECTION = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9_.-]*(/[A-Za-z0-9_-][A-Za-z0-9_.-]*)*$")
 _MISSING = -1e9
 
@@ -112,11 +122,12 @@ class SearchIndex:
         meta: dict[str, Any],
         embedder: Embedder,
         pages: Any = None,
+        questions: Any = None,
         *,
         table: Any = None,
         uri: str | Path | None = None,
     ) -> None:
-        """``chunks`` and ``pages``: the two tables as Arrow tables; ``table`` the LanceDB chunks
+        """``chunks``, ``pages`` and ``questions``: the tables as Arrow tables; ``table`` the LanceDB chunks
         table (opened from ``uri`` on first use by a baseline mode when not given)."""
         import numpy as np
 
@@ -149,6 +160,17 @@ class SearchIndex:
                 paths[r["page"]] = r["path"]
             self._page_paths = paths
         self._pages = len(self._page_paths)
+        self._question_vectors: np.ndarray | None = None
+        self._question_bm25: BM25 | None = None
+        if questions is not None and questions.num_rows:
+            pages_of = np.asarray(questions.column("page").to_pylist(), dtype=np.int64)
+            embedded = np.asarray([lang == "en" for lang in questions.column("lang").to_pylist()], dtype=bool)
+            self._question_page = pages_of[embedded]
+            self._question_vectors = _matrix(questions.column("vector"), embedder.dim)[embedded]
+            asked = [""] * self._pages
+            for page, text in zip(pages_of, questions.column("text").to_pylist(), strict=True):
+                asked[int(page)] += text + "\n"
+            self._question_bm25 = BM25([terms(a) for a in asked])
 
     @property
     def table(self) -> Any:
@@ -171,7 +193,7 @@ class SearchIndex:
         snapshot = store.read_snapshot(uri)
         table = None
         if snapshot is not None:
-            meta, chunks, pages = snapshot
+            meta, chunks, pages, questions = snapshot
         else:
             db = store.connect(uri)
             found = store.read_meta(db)
@@ -182,10 +204,11 @@ class SearchIndex:
             meta = found
             table = store.open_chunks(db)
             chunks, pages = table.to_arrow(), store.open_pages(db).to_arrow()
+            questions = store.open_questions(db).to_arrow()
         if embedder is None:
             embedder = make_embedder(model or os.environ.get("CHIFT_SEARCH_MODEL") or meta["model"])
         check_model(meta, embedder)
-        return cls(chunks, meta, embedder, pages, table=table, uri=uri)
+        return cls(chunks, meta, embedder, pages, questions, table=table, uri=uri)
 
     def __len__(self) -> int:
         return len(self._rows)
@@ -233,6 +256,13 @@ class SearchIndex:
         if self._page_vectors is not None and self._page_bm25 is not None:
             rankings["page_vector"] = self._page_vectors @ vector
             rankings["page_bm25"] = _positive(self._page_bm25.scores(weights))
+        if self._question_vectors is not None and self._question_bm25 is not None:
+            best_question = np.full(self._pages, _MISSING, dtype=np.float32)
+            np.maximum.at(
+                best_question, self._question_page, (self._question_vectors @ vector).astype(np.float32)
+            )
+            rankings["question_vector"] = best_question
+            rankings["question_bm25"] = _positive(self._question_bm25.scores(weights))
         if identifiers:
             rankings["identifier"] = self._by_page(_positive(self._chunk_bm25.scores(identifiers)))
         fused = np.zeros(self._pages, dtype=np.float64)

@@ -9,14 +9,17 @@ use it; the default ranking computes BM25 in memory, see :mod:`search_index.sear
 ``pages``: one row per page — ``page``, ``title``, ``url``, ``path``, ``text`` (the page summary:
 title, path words, headings, opening prose) and its ``vector``.
 
+``questions``: one row per question a page answers (:mod:`search_index.questions`) — ``page``,
+``lang``, ``text`` and its ``vector`` (zeros for the ones not embedded: French).
+
 ``meta``: one row holding the build record as JSON — format, model name and fingerprint, source and
 its content hash, chunking parameters, counts, build time. A query checks it before anything else.
 
 The URI is a directory or anything LanceDB connects to (``s3://bucket/prefix``, ``gs://…``,
 ``az://…``), so many replicas can read one index.
 
-In a local directory the build also leaves a snapshot of both tables and the record in Arrow IPC
-files (``snapshot-chunks.arrow``, ``snapshot-pages.arrow``): a query process reads them with
+In a local directory the build also leaves a snapshot of the tables and the record in Arrow IPC
+files (``snapshot-chunks.arrow``, ``snapshot-pages.arrow``, ``snapshot-questions.arrow``): a query process reads them with
 pyarrow alone and never pays LanceDB's import (2–3 s) unless a baseline mode asks LanceDB itself.
 The old snapshot is removed before the tables are replaced and the new one written before the build
 record, each file under a temporary name first, so a snapshot is always a whole build's.
@@ -39,11 +42,14 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("search_index.store")
 
-FORMAT = 2  # 2: unescaped text, a pages table
+FORMAT = 3  # 2: unescaped text, a pages table; 3: a questions table
 CHUNKS = "chunks"
 PAGES = "pages"
+QUESTIONS = "questions"
 SNAPSHOT_CHUNKS = "snapshot-chunks.arrow"
 SNAPSHOT_PAGES = "snapshot-pages.arrow"
+SNAPSHOT_QUESTIONS = "snapshot-questions.arrow"
+_SNAPSHOTS = (SNAPSHOT_CHUNKS, SNAPSHOT_PAGES, SNAPSHOT_QUESTIONS)
 META = "meta"
 FTS_COLUMN = "search_text"
 
@@ -99,15 +105,18 @@ def write(
     pages: Sequence[Page] = (),
     summaries: Sequence[str] = (),
     page_vectors: np.ndarray | None = None,
+    *,
+    questions: Sequence[tuple[int, str, str]] = (),
+    question_vectors: np.ndarray | None = None,
     snapshot: Path | None = None,
 ) -> None:
     """Replace the index with ``chunks`` and their ``vectors`` (and ``pages``, their summaries and
-    vectors); the build record is written last, so a reader never sees a record describing a
+    vectors, and the ``questions`` pages answer with theirs); the build record is written last, so a reader never sees a record describing a
     half-written table. ``snapshot``: the local directory to leave the Arrow snapshot in."""
     import pyarrow as pa
 
     if snapshot is not None:
-        for name in (SNAPSHOT_CHUNKS, SNAPSHOT_PAGES):
+        for name in _SNAPSHOTS:
             (snapshot / name).unlink(missing_ok=True)
 
     dim = int(vectors.shape[1])
@@ -144,6 +153,7 @@ def write(
     _drop(db, META)
     _drop(db, CHUNKS)
     _drop(db, PAGES)
+    _drop(db, QUESTIONS)
     table = db.create_table(CHUNKS, data=data)
     page_data = None
     if page_vectors is not None:
@@ -159,6 +169,18 @@ def write(
             }
         )
         db.create_table(PAGES, data=page_data)
+    question_vectors = question_vectors if question_vectors is not None else _empty(dim)
+    question_data = pa.table(
+        {
+            "page": pa.array([p for p, _, _ in questions], pa.int32()),
+            "lang": pa.array([lang for _, lang, _ in questions], pa.string()),
+            "text": pa.array([q for _, _, q in questions], pa.string()),
+            "vector": pa.FixedSizeListArray.from_arrays(
+                pa.array(question_vectors.astype("float32", copy=False).reshape(-1)), dim
+            ),
+        }
+    )
+    db.create_table(QUESTIONS, data=question_data)
     from lancedb.index import FTS
 
     table.create_index(FTS_COLUMN, config=FTS(language="English", stem=True, remove_stop_words=True))
@@ -166,6 +188,7 @@ def write(
     if snapshot is not None and page_data is not None:
         _write_arrow(snapshot / SNAPSHOT_CHUNKS, data, record)
         _write_arrow(snapshot / SNAPSHOT_PAGES, page_data, record)
+        _write_arrow(snapshot / SNAPSHOT_QUESTIONS, question_data, record)
     db.create_table(META, data=pa.table({"json": pa.array([record])}))
 
 
@@ -179,8 +202,14 @@ def _write_arrow(path: Path, table: Any, record: str) -> None:
     os.replace(temporary, path)
 
 
-def read_snapshot(uri: str | Path) -> tuple[dict[str, Any], Any, Any] | None:
-    """(build record, chunks, pages) from a local index's Arrow snapshot, or None when there is none
+def _empty(dim: int) -> np.ndarray:
+    import numpy as np
+
+    return np.zeros((0, dim), dtype=np.float32)
+
+
+def read_snapshot(uri: str | Path) -> tuple[dict[str, Any], Any, Any, Any] | None:
+    """(build record, chunks, pages, questions) from a local index's Arrow snapshot, or None when there is none
     (an object store, an index from before snapshots, or a build under way)."""
     directory = local_dir(uri)
     if directory is None:
@@ -189,7 +218,7 @@ def read_snapshot(uri: str | Path) -> tuple[dict[str, Any], Any, Any] | None:
         import pyarrow as pa
 
         tables = []
-        for name in (SNAPSHOT_CHUNKS, SNAPSHOT_PAGES):
+        for name in _SNAPSHOTS:
             with pa.OSFile(str(directory / name), "rb") as source:
                 tables.append(pa.ipc.open_file(source).read_all())
     except (OSError, ValueError):
@@ -200,7 +229,7 @@ def read_snapshot(uri: str | Path) -> tuple[dict[str, Any], Any, Any] | None:
     meta = json.loads(records.pop())  # type: ignore[arg-type]
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         return None
-    return meta, tables[0], tables[1]
+    return meta, tables[0], tables[1], tables[2]
 
 
 def _drop(db: Any, name: str) -> None:
@@ -214,6 +243,10 @@ def open_chunks(db: Any) -> Any:
 
 def open_pages(db: Any) -> Any:
     return _open(db, PAGES)
+
+
+def open_questions(db: Any) -> Any:
+    return _open(db, QUESTIONS)
 
 
 def _open(db: Any, name: str) -> Any:

@@ -58,6 +58,9 @@ def corpus_file(tmp_path: Path) -> Path:
     return path
 
 
+NO_QUESTIONS: dict[str, dict[str, list[str]]] = {}
+
+
 @pytest.fixture
 def embedder() -> HashEmbedder:
     return HashEmbedder()
@@ -65,7 +68,14 @@ def embedder() -> HashEmbedder:
 
 @pytest.fixture
 def index(corpus_file: Path, tmp_path: Path, embedder: HashEmbedder) -> SearchIndex:
-    build_index(corpus_file, tmp_path / "index", embedder=embedder, chunk_size=300, chunk_overlap=60)
+    build_index(
+        corpus_file,
+        tmp_path / "index",
+        embedder=embedder,
+        questions=NO_QUESTIONS,
+        chunk_size=300,
+        chunk_overlap=60,
+    )
     return SearchIndex.open(tmp_path / "index", embedder=embedder)
 
 
@@ -118,7 +128,7 @@ def test_chunking_rejects_overlap_as_large_as_size() -> None:
 def test_build_records_model_source_and_counts(
     corpus_file: Path, tmp_path: Path, embedder: HashEmbedder
 ) -> None:
-    result = build_index(corpus_file, tmp_path / "i", embedder=embedder)
+    result = build_index(corpus_file, tmp_path / "i", embedder=embedder, questions=NO_QUESTIONS)
     assert not result.skipped
     assert result.pages == 5
     assert result.meta["model"] == embedder.name
@@ -129,19 +139,27 @@ def test_build_records_model_source_and_counts(
 def test_build_is_skipped_when_the_source_is_unchanged(
     corpus_file: Path, tmp_path: Path, embedder: HashEmbedder
 ) -> None:
-    build_index(corpus_file, tmp_path / "i", embedder=embedder)
-    assert build_index(corpus_file, tmp_path / "i", embedder=embedder).skipped
-    assert not build_index(corpus_file, tmp_path / "i", embedder=embedder, force=True).skipped
+    build_index(corpus_file, tmp_path / "i", embedder=embedder, questions=NO_QUESTIONS)
+    assert build_index(corpus_file, tmp_path / "i", embedder=embedder, questions=NO_QUESTIONS).skipped
+    assert not build_index(
+        corpus_file, tmp_path / "i", embedder=embedder, questions=NO_QUESTIONS, force=True
+    ).skipped
     corpus_file.write_text(
         CORPUS + "# New page\nSource: https://docs.chift.eu/new\nNew text.\n", encoding="utf-8"
     )
-    rebuilt = build_index(corpus_file, tmp_path / "i", embedder=embedder)
+    rebuilt = build_index(corpus_file, tmp_path / "i", embedder=embedder, questions=NO_QUESTIONS)
     assert not rebuilt.skipped and rebuilt.pages == 6
 
 
 def test_build_reports_progress(corpus_file: Path, tmp_path: Path, embedder: HashEmbedder) -> None:
     seen: list[tuple[str, int, int]] = []
-    build_index(corpus_file, tmp_path / "i", embedder=embedder, progress=lambda *a: seen.append(a))
+    build_index(
+        corpus_file,
+        tmp_path / "i",
+        embedder=embedder,
+        questions=NO_QUESTIONS,
+        progress=lambda *a: seen.append(a),
+    )
     stages = [s for s, _, _ in seen]
     assert stages[0] == "read" and stages[-1] == "write" and "embed" in stages
     embeds = [(d, t) for s, d, t in seen if s == "embed"]
@@ -152,7 +170,7 @@ def test_a_source_without_pages_is_refused(tmp_path: Path, embedder: HashEmbedde
     empty = tmp_path / "empty.txt"
     empty.write_text("just text\n", encoding="utf-8")
     with pytest.raises(ValueError, match="no pages"):
-        build_index(empty, tmp_path / "i", embedder=embedder)
+        build_index(empty, tmp_path / "i", embedder=embedder, questions=NO_QUESTIONS)
 
 
 # ----------------------------------------------------------------------------- search
@@ -337,8 +355,8 @@ def test_numpy_questions_only_for_pipelines_they_reproduce(
 def test_an_index_uri_works_like_a_path(corpus_file: Path, tmp_path: Path, embedder: HashEmbedder) -> None:
     """Object-store URIs (s3://, gs://, az://) go to LanceDB as they are; file:// takes the same road."""
     uri = f"file://{tmp_path}/shared-index"
-    assert not build_index(corpus_file, uri, embedder=embedder).skipped
-    assert build_index(corpus_file, uri, embedder=embedder).skipped
+    assert not build_index(corpus_file, uri, embedder=embedder, questions=NO_QUESTIONS).skipped
+    assert build_index(corpus_file, uri, embedder=embedder, questions=NO_QUESTIONS).skipped
     assert SearchIndex.open(uri, embedder=embedder).search("Zelty", 1)[0].title == "Zelty"
 
 
@@ -447,13 +465,42 @@ def test_a_rebuild_replaces_the_snapshot(corpus_file: Path, tmp_path: Path, embe
     from search_index import store
 
     uri = tmp_path / "i"
-    build_index(corpus_file, uri, embedder=embedder)
+    build_index(corpus_file, uri, embedder=embedder, questions=NO_QUESTIONS)
     corpus_file.write_text(
         CORPUS + "# New page\nSource: https://docs.chift.eu/new\nNew text.\n", encoding="utf-8"
     )
-    build_index(corpus_file, uri, embedder=embedder)
-    meta, _chunks, pages = store.read_snapshot(uri) or ({}, None, None)
+    build_index(corpus_file, uri, embedder=embedder, questions=NO_QUESTIONS)
+    meta, _chunks, pages, _questions = store.read_snapshot(uri) or ({}, None, None, None)
     assert meta["pages"] == 6 and pages is not None and pages.num_rows == 6
     assert (
         SearchIndex.open(uri, embedder=embedder).search("New text", k=1)[0].url == "https://docs.chift.eu/new"
     )
+
+
+def test_the_questions_a_page_answers_rank_it_in_the_askers_words(
+    corpus_file: Path, tmp_path: Path, embedder: HashEmbedder
+) -> None:
+    """A page's own text names the mechanism; its questions carry the asker's words (French too)."""
+    from search_index import store
+
+    asked = {
+        "developer-guides/long": {
+            "en": ["my script crashed and I ran it twice"],
+            "fr": ["facturé deux fois ?"],
+        }
+    }
+    build_index(corpus_file, tmp_path / "q", embedder=embedder, questions=asked)
+    index = SearchIndex.open(tmp_path / "q", embedder=embedder)
+    assert (
+        index.search("script crashed ran twice", k=1)[0].url == "https://docs.chift.eu/developer-guides/long"
+    )
+    assert index.search("facturé deux fois", k=1)[0].url == "https://docs.chift.eu/developer-guides/long"
+    meta, _, _, questions = store.read_snapshot(tmp_path / "q") or ({}, None, None, None)
+    assert (
+        meta["questions"] == 2
+        and questions is not None
+        and questions.column("lang").to_pylist() == ["en", "fr"]
+    )
+    # New questions are a new build; the same ones are not.
+    assert build_index(corpus_file, tmp_path / "q", embedder=embedder, questions=asked).skipped
+    assert not build_index(corpus_file, tmp_path / "q", embedder=embedder, questions=NO_QUESTIONS).skipped
