@@ -51,7 +51,7 @@ class Settings(BaseSettings):
     openapi: str | None = Field(
         None, description="File path or URL of an OpenAPI spec overriding the bundled one."
     )
-    search: bool = Field(False, description="Add the search_chift docs search tool (the [search] extra).")
+    search: bool = Field(False, description="Add the SearchChift docs search tool (the [search] extra).")
     search_index: str | None = Field(
         None,
         description="Docs search index: a directory or an object-store URI (s3://…); default ~/.cache/chift-mcp/search.",
