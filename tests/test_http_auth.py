@@ -418,7 +418,7 @@ async def test_auth_none_serves_loopback_without_a_token() -> None:
 
 
 def test_allow_lists_match_exactly_or_any_port() -> None:
-    from chift_mcp.http_app import HttpOptions, allowed
+    from chift_mcp.http_door import HttpOptions, allowed
     from chift_mcp.settings import Settings
 
     loopback = HttpOptions.from_settings(Settings())
