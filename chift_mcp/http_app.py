@@ -29,7 +29,7 @@ from starlette.routing import Route
 from chift_mcp.access import CallerAccess, ConsumerAccess
 from chift_mcp.auth import TokenTable
 from chift_mcp.errors import ConfigError
-from chift_mcp.http_door import HttpOptions, McpDoor, access_for, is_loopback
+from chift_mcp.http_door import HostGuard, HttpOptions, McpDoor, access_for, is_loopback
 from chift_mcp.http_ops import AccessLog, Drain, Readiness, RecordOutcome
 
 if TYPE_CHECKING:
@@ -136,14 +136,18 @@ def build_app(
                 await resolver.aclose()
                 await runtime.aclose()
 
-    app = Starlette(
-        routes=[
-            Route("/healthz", healthz, methods=["GET"]),
-            Route("/readyz", readyz, methods=["GET"]),
-            Route(options.path, endpoint=door),
-        ],
-        lifespan=lifespan,
-    )
+    routes = [
+        Route("/healthz", healthz, methods=["GET"]),
+        Route("/readyz", readyz, methods=["GET"]),
+        Route(options.path, endpoint=door),
+    ]
+    if options.path != "/":
+        # The endpoint with a trailing slash is the endpoint, behind the same door: no redirect
+        # (Starlette's would echo the Host and query string), and none anywhere else either.
+        routes.append(Route(options.path + "/", endpoint=door))
+    app = Starlette(routes=routes, lifespan=lifespan)
+    app.router.redirect_slashes = False
+    app.add_middleware(HostGuard, options=options)
     app.add_middleware(AccessLog)
     return HttpDoor(app, runtime, resolver, readiness, server, {"manager": manager})
 

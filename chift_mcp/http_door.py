@@ -1,7 +1,9 @@
 """The HTTP door itself: who may reach the MCP endpoint, and as whom.
 
-Every request to the MCP path goes through :class:`McpDoor`, in this order, before any MCP handling:
-Host (DNS rebinding) and Origin (cross-site browsers) checks, the bearer token (401 with
+Every request but the probes goes through :class:`HostGuard` first: a repeated Host, Authorization,
+Origin or consumer header is refused (400), then a Host not served (421, DNS rebinding). Requests to the
+MCP path then go through :class:`McpDoor`, in this order, before any MCP handling: the Origin check
+(cross-site browsers), the bearer token (401 with
 ``WWW-Authenticate: Bearer`` when missing or unknown; never from the query string), the optional
 ``X-Chift-Consumer-Id`` header (it narrows, and a token or server bound to another consumer refuses it
 with 403), then a time limit. The caller is left in the ASGI scope; :func:`access_for` turns it, through
@@ -31,7 +33,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from chift_mcp.access import Access, Caller, CallerAccess
 from chift_mcp.auth import CALLER_TOKEN, Grant, TokenTable, fingerprint, valid_consumer_id
-from chift_mcp.http_ops import LOG_KEY, Drain, scope_headers
+from chift_mcp.http_ops import LOG_KEY, PROBE_PATHS, Drain, scope_headers
 
 if TYPE_CHECKING:
     from chift_mcp.settings import Settings
@@ -50,6 +52,7 @@ LOOPBACK_ORIGINS = (
     "http://localhost",
     "http://[::1]",
 )
+_SINGLE_HEADERS = frozenset({b"host", b"authorization", b"origin", CONSUMER_HEADER.encode()})
 _QUERY_CREDENTIALS = re.compile(rb"(^|&)(access_token|token|api_key|apikey|key|auth|bearer)=", re.IGNORECASE)
 
 
@@ -133,8 +136,51 @@ def access_for(resolver: CallerAccess) -> Callable[[Any], Awaitable[Access]]:
 # --------------------------------------------------------------------------- the door
 
 
+class HostGuard:
+    """In front of every route but the probes (``/healthz``, ``/readyz``: load balancers call them by
+    address): one Host, Authorization, Origin and consumer header at most (a proxy and the server must
+    not each pick a different one of two), and a Host this server answers to (DNS rebinding), before
+    anything answers, a redirect or a 404 included."""
+
+    def __init__(self, app: ASGIApp, *, options: HttpOptions, probes: tuple[str, ...] = PROBE_PATHS) -> None:
+        self.app = app
+        self.options = options
+        self.probes = probes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope.get("path") in self.probes:
+            await self.app(scope, receive, send)
+            return
+        refusal = self._check(scope)
+        if refusal is None:
+            await self.app(scope, receive, send)
+            return
+        record = scope.get(LOG_KEY)
+        if isinstance(record, dict):
+            record["refused"] = refusal.headers.get("x-chift-refusal", "")
+        await refusal(scope, receive, send)
+
+    def _check(self, scope: Scope) -> Response | None:
+        seen: set[bytes] = set()
+        host = b""
+        for key, value in scope.get("headers", ()):
+            name = key.lower()
+            if name in _SINGLE_HEADERS:
+                if name in seen:
+                    what = name.decode("latin-1")
+                    return _refuse(400, "repeated_header", f"the {what} header may be sent once only")
+                seen.add(name)
+                if name == b"host":
+                    host = value
+        hosts = self.options.allowed_hosts
+        if hosts is not None and not allowed(host.decode("latin-1"), hosts):
+            return _refuse(421, "invalid_host", "this Host is not served here (DNS rebinding protection)")
+        return None
+
+
 class McpDoor:
-    """Pure ASGI: Host/Origin checks, bearer auth, consumer header and a time limit, then MCP."""
+    """Pure ASGI, behind :class:`HostGuard`: Origin checks, bearer auth, consumer header and a time
+    limit, then MCP."""
 
     def __init__(
         self,
@@ -179,9 +225,6 @@ class McpDoor:
                 CALLER_TOKEN.reset(reset)
 
     def _check_origin(self, headers: dict[str, str]) -> Response | None:
-        host = headers.get("host", "")
-        if self.options.allowed_hosts is not None and not allowed(host, self.options.allowed_hosts):
-            return _refuse(421, "invalid_host", "this Host is not served here (DNS rebinding protection)")
         origin = headers.get("origin")
         if origin is not None and not allowed(origin, self.options.allowed_origins):
             return _refuse(403, "invalid_origin", "requests from this Origin are not allowed")
