@@ -237,8 +237,8 @@ async def test_tools_outside_a_token_scope_are_refused_even_when_never_listed() 
         (READER, "accounting_create_client", {"consumer_id": DEMO, "name": "x"}),
         (READER, "consumers_get_consumers", {}),
         (RO, "accounting_create_client", {"consumer_id": DEMO, "name": "x"}),
-        (RO, "pos_update_order", {"consumer_id": DEMO, "order_id": "1"}),
-        (BOT_A, "no_such_tool", {}),
+        (RO, "accounting_update_client", {"consumer_id": DEMO, "client_id": "1"}),  # was pos_update_order: no such tool
+        (BOT_A, "consumers_get_consumers", {}),  # account-level: off for a consumer-bound token
     ]
     refused = 0
     with anyio.fail_after(TIMEOUT):

@@ -77,3 +77,28 @@ async def test_the_endpoint_with_a_trailing_slash_is_the_endpoint_behind_the_sam
     )
     assert query_token.status_code == 401 and query_token.headers["x-chift-refusal"] == "query_token"
     assert anonymous.status_code == 401
+
+
+async def rpc(http: Any, token: str, method: str, params: dict[str, Any]) -> dict[str, Any]:
+    body = {"jsonrpc": "2.0", "id": 7, "method": method, "params": params}
+    resp = await http.post("/mcp", json=body, headers=[*MCP, ("authorization", f"Bearer {token}")])
+    assert resp.status_code == 200, resp.text
+    return dict(resp.json())
+
+
+async def test_over_http_a_cursor_and_an_unknown_tool_are_json_rpc_errors_and_scope_stays_a_tool_error() -> (
+    None
+):
+    d = door(
+        tokens={**TOKENS, OTHER: {"name": "reader", "read_only": True}}, stateless=True, json_response=True
+    )
+    async with asgi_client(d.app) as http:
+        tools = await rpc(http, ADMIN, "tools/list", {"cursor": "1"})
+        prompts = await rpc(http, ADMIN, "prompts/list", {"cursor": "1"})
+        unknown = await rpc(http, OTHER, "tools/call", {"name": "accounting_get_clientz", "arguments": {}})
+        refused = await rpc(
+            http, OTHER, "tools/call", {"name": "accounting_create_client", "arguments": {"name": "x"}}
+        )
+    assert tools["error"]["code"] == prompts["error"]["code"] == -32602
+    assert unknown["error"]["code"] == -32602 and "accounting_get_clients" in unknown["error"]["message"]
+    assert refused["result"]["isError"] and refused["result"]["structuredContent"]["error"] == "OUT_OF_SCOPE"
