@@ -30,6 +30,7 @@ from chift_mcp.access import CallerAccess, ConsumerAccess
 from chift_mcp.auth import TokenTable
 from chift_mcp.errors import ConfigError
 from chift_mcp.http_door import HostGuard, HttpOptions, McpDoor, access_for, is_loopback
+from chift_mcp.http_events import BoundedEventStore, SessionEvents
 from chift_mcp.http_ops import AccessLog, Drain, Readiness, RecordOutcome
 
 if TYPE_CHECKING:
@@ -83,8 +84,12 @@ def build_app(
         notify_sessions=not options.stateless,
     )
     server.middleware.append(RecordOutcome())
+    # Resumable SSE streams need a session and streams: stateful, SSE answers.
+    events = BoundedEventStore() if not options.stateless and not options.json_response else None
     manager = StreamableHTTPSessionManager(
         app=server,
+        event_store=events,
+        retry_interval=options.sse_retry_ms if events is not None else None,
         json_response=options.json_response,
         stateless=options.stateless,
         # Host and Origin are checked by McpDoor (before auth); the SDK still checks Content-Type.
@@ -92,8 +97,9 @@ def build_app(
         max_request_body_size=options.max_body,
     )
     drain = Drain(options.shutdown_timeout)
+    mcp: Any = StreamableHTTPASGIApp(manager)
     door = McpDoor(
-        StreamableHTTPASGIApp(manager),
+        SessionEvents(mcp, events) if events is not None else mcp,
         drain=drain,
         options=options,
         tokens=tokens,
@@ -149,7 +155,7 @@ def build_app(
     app.router.redirect_slashes = False
     app.add_middleware(HostGuard, options=options)
     app.add_middleware(AccessLog)
-    return HttpDoor(app, runtime, resolver, readiness, server, {"manager": manager})
+    return HttpDoor(app, runtime, resolver, readiness, server, {"manager": manager, "events": events})
 
 
 def check_auth(options: HttpOptions, tokens: TokenTable | None) -> None:

@@ -69,6 +69,7 @@ class HttpOptions:
     max_body: int = 1_048_576
     request_timeout: float = 120.0
     shutdown_timeout: float = 10.0
+    sse_retry_ms: int = 1000  # the SSE retry field: how soon a client whose stream dropped reconnects
 
     @classmethod
     def from_settings(cls, settings: Settings, **cli: Any) -> HttpOptions:
