@@ -148,8 +148,11 @@ def _run(args: argparse.Namespace) -> int:
     # and the loop is uvloop's (a dependency, except on Windows).
     gc.collect()
     gc.freeze()
-    anyio.run(_serve_stdio, runtime, backend_options=_loop_options())
-    return 0
+    from chift_mcp.stdio_door import serve
+
+    return anyio.run(
+        lambda: serve(runtime, max_message=settings.stdio_max_message), backend_options=_loop_options()
+    )
 
 
 def _loop_options() -> dict[str, Any]:
@@ -198,18 +201,6 @@ def _index(args: argparse.Namespace) -> int:
         source=settings.search_source,
         model=settings.search_model,
     )
-
-
-async def _serve_stdio(runtime: Any) -> None:
-    from mcp.server.stdio import stdio_server
-
-    server = runtime.server()
-    runtime.start()
-    try:
-        async with stdio_server() as (read, write):
-            await server.run(read, write, server.create_initialization_options())
-    finally:
-        await runtime.aclose()
 
 
 async def _call(runtime: Any, name: str, raw: str) -> int:

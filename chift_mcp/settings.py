@@ -101,6 +101,13 @@ class Settings(BaseSettings):
         120.0, gt=0, description="HTTP: seconds a request may take before it is cut off (504)."
     )
 
+    # The doors' limits (stdio and HTTP).
+    stdio_max_message: int = Field(
+        4_194_304,
+        ge=1024,
+        description="stdio: largest JSON-RPC message in bytes (a longer line is answered with an error, not read).",
+    )
+
     def tool_names(self, which: Literal["tools", "exclude_tools"]) -> list[str]:
         raw = getattr(self, which) or ""
         return [name.strip() for name in raw.split(",") if name.strip()]
