@@ -75,6 +75,7 @@ def _parser() -> argparse.ArgumentParser:
     new.add_argument("--consumer-id", help="bind the token to one consumer")
     new.add_argument("--read-only", action="store_true", help="only tools that read")
     new.add_argument("--function-config", help='narrow the tools, e.g. {"accounting": ["get"]}')
+    new.add_argument("--rate-limit", type=int, help="tool calls per minute (default: CHIFT_MCP_RATE_LIMIT)")
     return parser
 
 
@@ -148,8 +149,10 @@ def _run(args: argparse.Namespace) -> int:
     # and the loop is uvloop's (a dependency, except on Windows).
     gc.collect()
     gc.freeze()
+    from chift_mcp.rate_limits import gate_upstream
     from chift_mcp.stdio_door import serve
 
+    gate_upstream(runtime, settings.upstream_concurrency)
     return anyio.run(
         lambda: serve(runtime, max_message=settings.stdio_max_message), backend_options=_loop_options()
     )
@@ -271,6 +274,7 @@ def _new_token(args: argparse.Namespace) -> int:
         consumer_id=args.consumer_id,
         read_only=args.read_only,
         function_config=args.function_config,
+        rate_limit=args.rate_limit,
     )
     print("Token (shown once; give it to the client as Authorization: Bearer <token>):")
     print(token)

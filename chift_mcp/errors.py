@@ -6,6 +6,7 @@
         ├── ArgumentError   the arguments do not match the tool's schema (nothing was sent)
         ├── AccessDenied    the tool is unknown, or outside what this caller may call
         ├── SearchUnavailable  the docs index is still building or loading, or could not be opened
+        ├── RateLimited     this caller's tool calls per minute are spent (nothing was sent)
         └── UpstreamError   the Chift API could not do it
             ├── ChiftAPIError         Chift answered with an error status and (usually) its error JSON
             ├── InvalidResponseError  Chift answered 2xx but the body is not valid JSON
@@ -82,6 +83,20 @@ class SearchUnavailable(ToolError):
     def __init__(self, message: str, *, hint: str | None = None, retryable: bool = True) -> None:
         super().__init__(message, hint=hint)
         self.retryable = retryable
+
+
+class RateLimited(ToolError):
+    """The caller's token made its tool calls for this minute; ``retry_after`` seconds until one more."""
+
+    code = "RATE_LIMITED"
+    retryable = True
+
+    def __init__(self, message: str, *, retry_after: int, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.retry_after = retry_after
+
+    def payload(self) -> dict[str, Any]:
+        return {**super().payload(), "retry_after": self.retry_after}
 
 
 class UpstreamError(ToolError):

@@ -16,7 +16,7 @@ from __future__ import annotations
 import gc
 import json
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
@@ -29,13 +29,15 @@ from starlette.routing import Route
 from chift_mcp.access import CallerAccess, ConsumerAccess
 from chift_mcp.auth import TokenTable
 from chift_mcp.errors import ConfigError
-from chift_mcp.http_door import HostGuard, HttpOptions, McpDoor, access_for, is_loopback
+from chift_mcp.http_door import HostGuard, HttpOptions, McpDoor, access_for, caller_of, is_loopback
 from chift_mcp.http_events import BoundedEventStore, SessionEvents
 from chift_mcp.http_ops import AccessLog, Drain, Readiness, RecordOutcome
+from chift_mcp.rate_limits import CallLimits, gate_upstream, storage_uri
 
 if TYPE_CHECKING:
     from chift_mcp.app import Runtime
     from chift_mcp.settings import Settings
+    from chift_mcp.shaping import ToolResult
 
 __all__ = ["HttpDoor", "HttpOptions", "build_app", "check_auth", "run", "tokens_summary"]
 
@@ -71,6 +73,8 @@ def build_app(
     check_auth(options, tokens)
     settings = runtime.settings
     passthrough = options.auth == "chift"
+    gate_upstream(runtime, settings.upstream_concurrency)  # before CallerAccess copies the access's
+    limits = call_limits(settings, tokens)
     resolver = CallerAccess(runtime.access, ttl=settings.connections_ttl, track_connections=not passthrough)
     lifespan_access = runtime.access
     if passthrough and runtime.access.base.consumer_id:
@@ -82,6 +86,7 @@ def build_app(
         lifespan_access,
         access_for=access_for(resolver),
         notify_sessions=not options.stateless,
+        admit=admit_calls(limits) if limits is not None else None,
     )
     server.middleware.append(RecordOutcome())
     # Resumable SSE streams need a session and streams: stateful, SSE answers.
@@ -116,6 +121,8 @@ def build_app(
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        if limits is not None and limits.shared:
+            await limits.check_storage()
         async with manager.run():
             if drain_on_sigterm:
                 drain.install()
@@ -156,6 +163,26 @@ def build_app(
     app.add_middleware(HostGuard, options=options)
     app.add_middleware(AccessLog)
     return HttpDoor(app, runtime, resolver, readiness, server, {"manager": manager, "events": events})
+
+
+def call_limits(settings: Settings, tokens: TokenTable | None) -> CallLimits | None:
+    """The rate limits to count, when a default or some token sets one."""
+    if settings.mcp_rate_limit is None and not any(g.rate_limit for g in (tokens.grants if tokens else ())):
+        storage_uri(settings.rate_limit_storage)  # a bad value is a start-up error all the same
+        return None
+    return CallLimits.from_settings(settings)
+
+
+def admit_calls(limits: CallLimits) -> Callable[[Any, str], Awaitable[ToolResult | None]]:
+    """``build_server(admit=...)``: the caller's rate limit, per token name (shared by replicas)."""
+
+    async def admit(ctx: Any, tool: str) -> ToolResult | None:
+        caller = caller_of(ctx)
+        if caller is None:
+            return None
+        return await limits.admit(caller.grant.name, caller.grant.rate_limit)
+
+    return admit
 
 
 def check_auth(options: HttpOptions, tokens: TokenTable | None) -> None:

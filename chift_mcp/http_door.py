@@ -118,13 +118,19 @@ def allowed(value: str, patterns: tuple[str, ...]) -> bool:
 # --------------------------------------------------------------------------- callers and scopes
 
 
+def caller_of(ctx: Any) -> Caller | None:
+    """Who sent the HTTP request that carried this MCP message (left in its scope by McpDoor)."""
+    request = getattr(ctx, "request", None)
+    caller = request.scope.get(CALLER_KEY) if isinstance(request, Request) else None
+    return caller if isinstance(caller, Caller) else None
+
+
 def access_for(resolver: CallerAccess) -> Callable[[Any], Awaitable[Access]]:
     """``build_server(access_for=...)``: the access of the HTTP request that carried this message."""
 
     async def access_for_request(ctx: Any) -> Access:
-        request = getattr(ctx, "request", None)
-        caller = request.scope.get(CALLER_KEY) if isinstance(request, Request) else None
-        if not isinstance(caller, Caller):  # cannot happen behind McpDoor; refuse rather than guess
+        caller = caller_of(ctx)
+        if caller is None:  # cannot happen behind McpDoor; refuse rather than guess
             from mcp.shared.exceptions import MCPError
             from mcp_types import INVALID_REQUEST
 

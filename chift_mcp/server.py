@@ -119,8 +119,12 @@ def build_server(
     name: str = "chift",
     access_for: Callable[[Any], Awaitable[Access]] | None = None,
     notify_sessions: bool = True,
+    admit: Callable[[Any, str], Awaitable[ToolResult | None]] | None = None,
 ) -> Server[Any]:
-    """The MCP server: tools from ``registry`` as the caller's access shows them, plus the prompts."""
+    """The MCP server: tools from ``registry`` as the caller's access shows them, plus the prompts.
+
+    ``admit(ctx, tool)``, when given, may refuse a call before it runs with the tool error it returns
+    (the HTTP door's rate limits)."""
     # The tool list changes only with a consumer's connections: a bound server's, or (HTTP) a caller's.
     can_change = access.base.mode == "tools" and (
         access.base.consumer_id is not None or access_for is not None
@@ -174,6 +178,10 @@ def build_server(
         caller = await access_of(ctx)
         if registry.inventory.get(params.name) is None:
             raise unknown_tool(params.name, registry.view(caller))
+        if admit is not None:
+            refused = await admit(ctx, params.name)
+            if refused is not None:
+                return call_result(refused)
         return call_result(await registry.call(params.name, params.arguments, caller))
 
     async def list_prompts(ctx: Any, params: types.PaginatedRequestParams | None) -> types.ListPromptsResult:
