@@ -5,6 +5,7 @@ manager, the operations parts (:mod:`chift_mcp.http_ops`) around it, and uvicorn
 
     /healthz   200 while the process runs                    (no auth)
     /readyz    200 once tools are loaded and Chift answers   (no auth)
+    /metrics   Prometheus text (:mod:`chift_mcp.metrics`)    (no auth, no secret)
     /mcp       MCP over streamable HTTP, behind :class:`~chift_mcp.http_door.McpDoor`
 
 Request bodies are capped by the SDK's session manager (413). One log line per request on stderr
@@ -32,6 +33,7 @@ from chift_mcp.errors import ConfigError
 from chift_mcp.http_door import HostGuard, HttpOptions, McpDoor, access_for, caller_of, is_loopback
 from chift_mcp.http_events import BoundedEventStore, SessionEvents
 from chift_mcp.http_ops import AccessLog, Drain, Readiness, RecordOutcome
+from chift_mcp.metrics import Metrics, meter_upstream
 from chift_mcp.rate_limits import CallLimits, gate_upstream, storage_uri
 
 if TYPE_CHECKING:
@@ -73,6 +75,8 @@ def build_app(
     check_auth(options, tokens)
     settings = runtime.settings
     passthrough = options.auth == "chift"
+    metrics = Metrics(sessions=lambda: len(getattr(manager, "_server_instances", ())))  # the SDK's table
+    meter_upstream(runtime, metrics)  # inside the gate: Chift's own time is measured, not the wait
     gate_upstream(runtime, settings.upstream_concurrency)  # before CallerAccess copies the access's
     limits = call_limits(settings, tokens)
     resolver = CallerAccess(runtime.access, ttl=settings.connections_ttl, track_connections=not passthrough)
@@ -86,9 +90,11 @@ def build_app(
         lifespan_access,
         access_for=access_for(resolver),
         notify_sessions=not options.stateless,
-        admit=admit_calls(limits) if limits is not None else None,
+        admit=admit_calls(limits, metrics, passthrough) if limits is not None else None,
     )
-    server.middleware.append(RecordOutcome())
+    server.middleware.append(
+        RecordOutcome(metrics, known=lambda name: runtime.inventory.get(name) is not None)
+    )
     # Resumable SSE streams need a session and streams: stateful, SSE answers.
     events = BoundedEventStore() if not options.stateless and not options.json_response else None
     manager = StreamableHTTPSessionManager(
@@ -114,6 +120,10 @@ def build_app(
 
     async def healthz(request: Request) -> Response:
         return JSONResponse({"status": "ok"})
+
+    async def metrics_text(request: Request) -> Response:
+        body, content_type = metrics.render()
+        return Response(body, media_type=content_type)
 
     async def readyz(request: Request) -> Response:
         ready, why = (False, "shutting down") if drain.draining else await readiness.check()
@@ -152,6 +162,7 @@ def build_app(
     routes = [
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
+        Route("/metrics", metrics_text, methods=["GET"]),
         Route(options.path, endpoint=door),
     ]
     if options.path != "/":
@@ -162,7 +173,8 @@ def build_app(
     app.router.redirect_slashes = False
     app.add_middleware(HostGuard, options=options)
     app.add_middleware(AccessLog)
-    return HttpDoor(app, runtime, resolver, readiness, server, {"manager": manager, "events": events})
+    extras = {"manager": manager, "events": events, "metrics": metrics, "limits": limits}
+    return HttpDoor(app, runtime, resolver, readiness, server, extras)
 
 
 def call_limits(settings: Settings, tokens: TokenTable | None) -> CallLimits | None:
@@ -173,14 +185,19 @@ def call_limits(settings: Settings, tokens: TokenTable | None) -> CallLimits | N
     return CallLimits.from_settings(settings)
 
 
-def admit_calls(limits: CallLimits) -> Callable[[Any, str], Awaitable[ToolResult | None]]:
+def admit_calls(
+    limits: CallLimits, metrics: Metrics, passthrough: bool
+) -> Callable[[Any, str], Awaitable[ToolResult | None]]:
     """``build_server(admit=...)``: the caller's rate limit, per token name (shared by replicas)."""
 
     async def admit(ctx: Any, tool: str) -> ToolResult | None:
         caller = caller_of(ctx)
         if caller is None:
             return None
-        return await limits.admit(caller.grant.name, caller.grant.rate_limit)
+        refused = await limits.admit(caller.grant.name, caller.grant.rate_limit)
+        if refused is not None:  # pass-through callers' names change with their tokens: one label
+            metrics.rate_limited.labels("chift" if passthrough else caller.grant.name).inc()
+        return refused
 
     return admit
 

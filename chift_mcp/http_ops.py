@@ -4,7 +4,7 @@
   request (method, path, status, duration, caller, MCP method, tool, outcome; never a token or a query
   string);
 - :class:`RecordOutcome`: server middleware noting the MCP method, tool and outcome of each message in
-  that request's log record;
+  that request's log record, and counting tool calls in the metrics (:mod:`chift_mcp.metrics`);
 - :class:`Drain`: graceful shutdown on SIGTERM (new MCP requests 503, the ones in flight finish);
 - :class:`Readiness`: ``/readyz`` (tools loaded and Chift reachable), cached a few seconds.
 """
@@ -29,11 +29,12 @@ from chift_mcp.errors import ToolError
 
 if TYPE_CHECKING:
     from chift_mcp.app import Runtime
+    from chift_mcp.metrics import Metrics
 
 logger = logging.getLogger("chift_mcp.http")
 
 LOG_KEY = "chift.log"
-PROBE_PATHS = ("/healthz", "/readyz")  # answered without a token, logged at debug level
+PROBE_PATHS = ("/healthz", "/readyz", "/metrics")  # answered without a token, logged at debug level
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 _TOOL_NAME = re.compile(r"^[A-Za-z0-9_./-]{1,64}$")  # tool names and MCP methods, as logged
 
@@ -49,25 +50,51 @@ def printable(text: str) -> str:
 
 
 class RecordOutcome:
-    """Server middleware: notes the MCP method, tool name and outcome in the request's log record."""
+    """Server middleware: notes the MCP method, tool name and outcome in the request's log record,
+    and counts tool calls (by tool and outcome) and the ones in flight in ``metrics``."""
+
+    def __init__(self, metrics: Metrics | None = None, known: Callable[[str], bool] | None = None) -> None:
+        self.metrics = metrics
+        self.known = known or (lambda name: True)  # other names are counted as "unknown"
 
     async def __call__(self, ctx: Any, call_next: Callable[[Any], Awaitable[Any]]) -> Any:
-        request = getattr(ctx, "request", None)
-        record = request.scope.get(LOG_KEY) if isinstance(request, Request) else None
-        if not isinstance(record, dict) or ctx.request_id is None:
+        if ctx.request_id is None:
             return await call_next(ctx)
+        request = getattr(ctx, "request", None)
+        found = request.scope.get(LOG_KEY) if isinstance(request, Request) else None
+        record: dict[str, Any] = found if isinstance(found, dict) else {}
         record["mcp"] = ctx.method if _TOOL_NAME.match(ctx.method or "") else "?"
+        tool: str | None = None
         if ctx.method == "tools/call" and isinstance(ctx.params, Mapping):
             name = ctx.params.get("name")
-            record["tool"] = name if isinstance(name, str) and _TOOL_NAME.match(name) else "?"
+            tool = record["tool"] = name if isinstance(name, str) and _TOOL_NAME.match(name) else "?"
+        metrics = self.metrics if tool is not None else None
+        if metrics is not None:
+            metrics.in_flight.inc()
         try:
             result = await call_next(ctx)
         except Exception:
             record["result"] = "rpc_error"
             raise
-        if isinstance(result, Mapping) and "isError" in result:
-            record["result"] = "tool_error" if result.get("isError") else "ok"
+        else:
+            if isinstance(result, Mapping) and "isError" in result:
+                record["result"] = outcome(result)
+        finally:
+            if metrics is not None and tool is not None:
+                metrics.in_flight.dec()
+                label = tool if self.known(tool) else "unknown"
+                metrics.tool_calls.labels(label, record.get("result", "rpc_error")).inc()
         return result
+
+
+def outcome(result: Mapping[str, Any]) -> str:
+    """ok, tool_error, or rate_limited (a tool error the door answered itself)."""
+    if not result.get("isError"):
+        return "ok"
+    structured = result.get("structuredContent")
+    if isinstance(structured, Mapping) and structured.get("error") == "RATE_LIMITED":
+        return "rate_limited"
+    return "tool_error"
 
 
 class Drain:
