@@ -103,7 +103,7 @@ def build_app(
         retry_interval=options.sse_retry_ms if events is not None else None,
         json_response=options.json_response,
         stateless=options.stateless,
-        # Host and Origin are checked by McpDoor (before auth); the SDK still checks Content-Type.
+        # Host is checked by HostGuard, Origin by McpDoor (before auth); the SDK still checks Content-Type.
         security_settings=TransportSecuritySettings(enable_dns_rebinding_protection=False),
         max_request_body_size=options.max_body,
     )

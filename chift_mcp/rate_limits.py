@@ -37,7 +37,7 @@ _STORAGE_SCHEMES = {"redis": "async+redis", "rediss": "async+rediss", "redis+uni
 def storage_uri(raw: str | None) -> str:
     """The ``limits`` storage URI for ``CHIFT_RATE_LIMIT_STORAGE`` (memory when unset)."""
     if not raw or raw.strip() == "memory://":
-        return "async+memory://"
+        return "memory://"
     scheme, sep, rest = raw.strip().partition("://")
     if not sep or scheme.lower().removeprefix("async+") not in _STORAGE_SCHEMES:
         raise ConfigError(
@@ -50,15 +50,20 @@ def storage_uri(raw: str | None) -> str:
 class CallLimits:
     """Tool calls per minute per caller (see the module docstring)."""
 
-    def __init__(self, default: int | None, storage: str = "async+memory://") -> None:
+    def __init__(self, default: int | None, storage: str = "memory://") -> None:
         from limits import RateLimitItemPerMinute
         from limits.aio.strategies import MovingWindowRateLimiter
         from limits.storage import storage_from_string
+        from limits.strategies import MovingWindowRateLimiter as InProcessLimiter
 
         self.default = default
         self.storage = storage_from_string(storage, key_prefix=KEY_PREFIX)
-        self.shared = not storage.startswith("async+memory")
-        self._limiter = MovingWindowRateLimiter(self.storage)
+        self.shared = storage != "memory://"
+        # In memory, the synchronous storage: no I/O to wait for, and its expiry runs on a timer
+        # thread every 10 ms (the async one hands every hit's expiry to a worker thread: 45 us a hit
+        # instead of 2-4 us, measured).
+        self._local = None if self.shared else InProcessLimiter(self.storage)
+        self._limiter = MovingWindowRateLimiter(self.storage) if self.shared else None
         self._items: dict[int, Any] = {}
         self._item = RateLimitItemPerMinute
         self._warned_at = -math.inf
@@ -86,9 +91,15 @@ class CallLimits:
         if item is None:
             item = self._items[limit] = self._item(limit)
         try:
-            if await self._limiter.hit(item, who):
-                return None
-            reset = (await self._limiter.get_window_stats(item, who)).reset_time
+            if self._local is not None:
+                if self._local.hit(item, who):
+                    return None
+                reset = self._local.get_window_stats(item, who).reset_time
+            else:
+                assert self._limiter is not None
+                if await self._limiter.hit(item, who):
+                    return None
+                reset = (await self._limiter.get_window_stats(item, who)).reset_time
         except Exception as exc:  # the storage is down: fail open, say so now and then
             now = time.monotonic()
             if now - self._warned_at > 60:

@@ -81,7 +81,7 @@ def test_a_token_rate_limit_is_a_whole_positive_number(value: Any) -> None:
 
 
 def test_the_storage_setting_names_redis_or_nothing() -> None:
-    assert storage_uri(None) == "async+memory://"
+    assert storage_uri(None) == "memory://"
     assert storage_uri("redis://10.0.0.1:6379/2") == "async+redis://10.0.0.1:6379/2"
     assert storage_uri("rediss://cache:6380") == "async+rediss://cache:6380"
     with pytest.raises(ConfigError, match="CHIFT_RATE_LIMIT_STORAGE"):
