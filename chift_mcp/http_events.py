@@ -60,9 +60,9 @@ class BoundedEventStore(EventStore):
     def __init__(
         self,
         *,
-        max_events: int = 10_000,
-        max_bytes: int = 64 * 1024 * 1024,
-        max_age: float = 300.0,
+        max_events: int = 5_000,
+        max_bytes: int = 32 * 1024 * 1024,
+        max_age: float = 120.0,
         max_sessions: int = 10_000,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:

@@ -82,8 +82,10 @@ class LineWire:
         head = b""
         while True:
             chunk = await self._read()
-            if not chunk:
-                if buffer:
+            if not chunk:  # EOF: a last line without its newline is a line all the same
+                if skipped >= 0:
+                    await self._too_long(head, skipped)
+                elif buffer:
                     await self._deliver(bytes(buffer), stream)
                 return
             start = 0
