@@ -143,8 +143,14 @@ class ConsumerGate:
             slot = self._slots[key] = _Slot(self.per_consumer)
         slot.users += 1
         try:
-            async with slot.semaphore:
+            try:  # a free slot is taken without a trip through the event loop
+                slot.semaphore.acquire_nowait()
+            except anyio.WouldBlock:
+                await slot.semaphore.acquire()
+            try:
                 return await self.upstream.request(method, path, **kw)
+            finally:
+                slot.semaphore.release()
         finally:
             slot.users -= 1
             if not slot.users:
