@@ -21,6 +21,7 @@ import contextvars
 import itertools
 import secrets
 import time
+import weakref
 from collections import OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -35,8 +36,9 @@ SESSION_HEADER = b"mcp-session-id"
 @dataclass(eq=False)
 class _Session:
     key: str = field(default_factory=lambda: secrets.token_hex(8))
-    streams: dict[StreamId, OrderedDict[EventId, str | None]] = field(default_factory=dict)
-    where: dict[EventId, StreamId] = field(default_factory=dict)  # event id -> its stream
+    # event id -> (its stream, its JSON), in the order stored. Flat tuples of strings: the garbage
+    # collector stops tracking them, so thousands of kept events cost it nothing.
+    events: dict[EventId, tuple[StreamId, str | None]] = field(default_factory=dict)
 
 
 _CURRENT: contextvars.ContextVar[_Session | None] = contextvars.ContextVar("chift_sse_session", default=None)
@@ -72,9 +74,10 @@ class BoundedEventStore(EventStore):
         self.max_sessions = max_sessions
         self.clock = clock
         self.bytes = 0
-        self._order: deque[tuple[float, _Session, StreamId, EventId, int]] = deque()
+        self._order: deque[tuple[float, str, EventId, int]] = deque()  # (stored at, session key, id, size)
         self._sessions: OrderedDict[str, _Session] = OrderedDict()  # by Mcp-Session-Id
-        self._outside = _Session()  # requests that reached the SDK without SessionEvents in front
+        self._by_key: weakref.WeakValueDictionary[str, _Session] = weakref.WeakValueDictionary()
+        self._outside = self._new()  # requests that reached the SDK without SessionEvents in front
         self._ids = itertools.count(1)
 
     @property
@@ -85,11 +88,10 @@ class BoundedEventStore(EventStore):
         session = _CURRENT.get() or self._outside
         data = None if message is None else message.model_dump_json(by_alias=True, exclude_unset=True)
         event_id = f"{session.key}-{next(self._ids)}"
-        session.streams.setdefault(stream_id, OrderedDict())[event_id] = data
-        session.where[event_id] = stream_id
+        session.events[event_id] = (stream_id, data)
         size = 64 + (len(data) if data is not None else 0)
         now = self.clock()
-        self._order.append((now, session, stream_id, event_id, size))
+        self._order.append((now, session.key, event_id, size))
         self.bytes += size
         self._evict(now)
         return event_id
@@ -99,12 +101,13 @@ class BoundedEventStore(EventStore):
     ) -> StreamId | None:
         session = _CURRENT.get() or self._outside
         self._evict(self.clock())
-        stream_id = session.where.get(last_event_id)
-        if stream_id is None:  # unknown, expired, or another session's
+        found = session.events.get(last_event_id)
+        if found is None:  # unknown, expired, or another session's
             return None
+        stream_id = found[0]
         after = False
-        for event_id, data in list(session.streams[stream_id].items()):
-            if after and data is not None:
+        for event_id, (stream, data) in list(session.events.items()):
+            if after and stream == stream_id and data is not None:
                 await send_callback(EventMessage(cast(Any, _Stored(data)), event_id))
             elif event_id == last_event_id:
                 after = True
@@ -115,26 +118,28 @@ class BoundedEventStore(EventStore):
         while order and (
             len(order) > self.max_events or self.bytes > self.max_bytes or now - order[0][0] > self.max_age
         ):
-            _, session, stream_id, event_id, size = order.popleft()
+            _, key, event_id, size = order.popleft()
             self.bytes -= size
-            session.where.pop(event_id, None)
-            stream = session.streams.get(stream_id)
-            if stream is not None:
-                stream.pop(event_id, None)
-                if not stream:
-                    del session.streams[stream_id]
+            session = self._by_key.get(key)
+            if session is not None:
+                session.events.pop(event_id, None)
 
     # ------------------------------------------------------------------ sessions
 
     def session(self, session_id: str | None) -> _Session:
         """The events of ``session_id``; a new, empty set for an opening request or an unknown id."""
         if session_id is None:
-            return _Session()
+            return self._new()
         found = self._sessions.get(session_id)
         if found is None:
-            return _Session()
+            return self._new()
         self._sessions.move_to_end(session_id)
         return found
+
+    def _new(self) -> _Session:
+        session = _Session()
+        self._by_key[session.key] = session
+        return session
 
     def bind(self, session_id: str, session: _Session) -> None:
         """``session_id`` (the SDK's answer to an opening request) names ``session`` from now on."""
