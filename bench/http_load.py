@@ -1,7 +1,7 @@
 """Load on the HTTP door: N concurrent MCP sessions x M tool calls, on loopback.
 
     python bench/http_load.py [--sessions 10] [--calls 200] [--rounds 3] [--stateless] [--json-response]
-                              [--inproc-sandbox] [--replicas 1]
+                              [--inproc-sandbox] [--replicas 1] [--rate-limit N]
 
 Starts the sandbox Chift API (``chift-mcp sandbox --port P``, its own process; or ``--inproc-sandbox``:
 ``chift-mcp --sandbox http``, the sandbox inside the server process) and ``chift-mcp http`` with a
@@ -217,6 +217,9 @@ def main() -> None:
     parser.add_argument(
         "--rounds", type=int, default=3, help="rounds on the same servers; the median is shown"
     )
+    parser.add_argument(
+        "--rate-limit", type=int, help="CHIFT_MCP_RATE_LIMIT for the token (set it high to measure its cost)"
+    )
     args = parser.parse_args()
 
     token = "cmcp_" + secrets.token_urlsafe(32)
@@ -228,13 +231,14 @@ def main() -> None:
     sandbox_ctx = running_sandbox() if not args.inproc_sandbox else None
     sandbox_url = sandbox_ctx.__enter__() if sandbox_ctx else None
     servers: list[subprocess.Popen[bytes]] = []
+    extra = {"CHIFT_MCP_RATE_LIMIT": str(args.rate_limit)} if args.rate_limit else {}
     try:
         if sandbox_url:
-            env = server_env(sandbox_url, CHIFT_MCP_TOKEN=token)
+            env = server_env(sandbox_url, CHIFT_MCP_TOKEN=token, **extra)
             cmd = flags
         else:
             env = {k: v for k, v in os.environ.items() if not k.startswith("CHIFT_")}
-            env["CHIFT_MCP_TOKEN"] = token
+            env.update(CHIFT_MCP_TOKEN=token, **extra)
             cmd = ["--sandbox", *flags]
         urls = []
         for _ in range(args.replicas):
@@ -271,6 +275,7 @@ def main() -> None:
             + (", json" if args.json_response else ", sse"),
             sandbox="in-process" if args.inproc_sandbox else "separate process",
             replicas=args.replicas,
+            rate_limit=args.rate_limit,
             rss_before_mb=before,
             rss_after_mb=after,
             cores=os.cpu_count(),

@@ -4,7 +4,7 @@ Two ways to configure bearer tokens (both may be used at once):
 
 - ``CHIFT_MCP_TOKEN``: one token with the server's own scope (its grant narrows nothing);
 - ``CHIFT_MCP_TOKENS_FILE``: a JSON list of ``{"name", "token_sha256", "consumer_id"?,
-  "function_config"?, "read_only"?, "tool_mode"?}``. Only SHA-256 hashes are stored; ``chift-mcp token new`` prints
+  "function_config"?, "read_only"?, "tool_mode"?, "rate_limit"?}`` (``rate_limit``: tool calls per minute). Only SHA-256 hashes are stored; ``chift-mcp token new`` prints
   a fresh token once and the entry to paste.
 
 :class:`TokenTable` keeps the hashes (never the tokens) and answers ``verify(token)`` with the
@@ -36,7 +36,9 @@ TOKEN_PREFIX = "cmcp_"
 MIN_TOKEN_LENGTH = 24
 CONSUMER_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$")
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
-_ENTRY_KEYS = frozenset({"name", "token_sha256", "consumer_id", "function_config", "read_only", "tool_mode"})
+_ENTRY_KEYS = frozenset(
+    {"name", "token_sha256", "consumer_id", "function_config", "read_only", "tool_mode", "rate_limit"}
+)
 
 FunctionConfig = tuple[tuple[str, frozenset[str]], ...]
 
@@ -50,6 +52,7 @@ class Grant:
     function_config: FunctionConfig | None = None
     read_only: bool = False
     tool_mode: str | None = None  # how this caller sees the same tools: tools, discovery or code
+    rate_limit: int | None = None  # tool calls per minute; None: the server's CHIFT_MCP_RATE_LIMIT
 
     @property
     def kinds(self) -> dict[str, frozenset[str]] | None:
@@ -168,7 +171,12 @@ def parse_entry(item: Any, where: str = "token entry") -> tuple[str, Grant]:
     mode = item.get("tool_mode")
     if mode is not None and mode not in TOOL_MODES:
         raise ConfigError(f"{where} ({name}): tool_mode must be one of {', '.join(TOOL_MODES)}")
-    return digest.lower(), Grant(name.strip(), consumer, config, read_only, mode)
+    rate_limit = item.get("rate_limit")
+    if rate_limit is not None and (type(rate_limit) is not int or rate_limit < 1):
+        raise ConfigError(
+            f"{where} ({name}): rate_limit must be a whole number of tool calls per minute, 1 or more"
+        )
+    return digest.lower(), Grant(name.strip(), consumer, config, read_only, mode, rate_limit)
 
 
 def token_entry(
@@ -178,6 +186,7 @@ def token_entry(
     consumer_id: str | None = None,
     read_only: bool = False,
     function_config: str | None = None,
+    rate_limit: int | None = None,
 ) -> dict[str, Any]:
     """The tokens-file entry for ``token`` (validated the way the server will read it)."""
     entry: dict[str, Any] = {"name": name, "token_sha256": hash_token(token)}
@@ -190,5 +199,7 @@ def token_entry(
             raise ConfigError(f"--function-config is not valid JSON: {exc}") from None
     if read_only:
         entry["read_only"] = True
+    if rate_limit is not None:
+        entry["rate_limit"] = rate_limit
     parse_entry(entry, "the new entry")
     return entry

@@ -75,6 +75,7 @@ def _parser() -> argparse.ArgumentParser:
     new.add_argument("--consumer-id", help="bind the token to one consumer")
     new.add_argument("--read-only", action="store_true", help="only tools that read")
     new.add_argument("--function-config", help='narrow the tools, e.g. {"accounting": ["get"]}')
+    new.add_argument("--rate-limit", type=int, help="tool calls per minute (default: CHIFT_MCP_RATE_LIMIT)")
     return parser
 
 
@@ -148,8 +149,13 @@ def _run(args: argparse.Namespace) -> int:
     # and the loop is uvloop's (a dependency, except on Windows).
     gc.collect()
     gc.freeze()
-    anyio.run(_serve_stdio, runtime, backend_options=_loop_options())
-    return 0
+    from chift_mcp.rate_limits import gate_upstream
+    from chift_mcp.stdio_door import serve
+
+    gate_upstream(runtime, settings.upstream_concurrency)
+    return anyio.run(
+        lambda: serve(runtime, max_message=settings.stdio_max_message), backend_options=_loop_options()
+    )
 
 
 def _loop_options() -> dict[str, Any]:
@@ -198,18 +204,6 @@ def _index(args: argparse.Namespace) -> int:
         source=settings.search_source,
         model=settings.search_model,
     )
-
-
-async def _serve_stdio(runtime: Any) -> None:
-    from mcp.server.stdio import stdio_server
-
-    server = runtime.server()
-    runtime.start()
-    try:
-        async with stdio_server() as (read, write):
-            await server.run(read, write, server.create_initialization_options())
-    finally:
-        await runtime.aclose()
 
 
 async def _call(runtime: Any, name: str, raw: str) -> int:
@@ -280,6 +274,7 @@ def _new_token(args: argparse.Namespace) -> int:
         consumer_id=args.consumer_id,
         read_only=args.read_only,
         function_config=args.function_config,
+        rate_limit=args.rate_limit,
     )
     print("Token (shown once; give it to the client as Authorization: Bearer <token>):")
     print(token)

@@ -8,6 +8,7 @@
         ├── SearchUnavailable  the docs index is still building or loading, or could not be opened
         ├── ProgramError    a code-mode program failed: a syntax or runtime error (line, message)
         │   └── LimitExceeded   it hit one of its limits (which, and the value)
+        ├── RateLimited     this caller's tool calls per minute are spent (nothing was sent)
         └── UpstreamError   the Chift API could not do it
             ├── ChiftAPIError         Chift answered with an error status and (usually) its error JSON
             ├── InvalidResponseError  Chift answered 2xx but the body is not valid JSON
@@ -106,6 +107,20 @@ class ProgramError(ToolError):
 
 class LimitExceeded(ProgramError):
     code = "LIMIT_EXCEEDED"
+
+
+class RateLimited(ToolError):
+    """The caller's token made its tool calls for this minute; ``retry_after`` seconds until one more."""
+
+    code = "RATE_LIMITED"
+    retryable = True
+
+    def __init__(self, message: str, *, retry_after: int, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.retry_after = retry_after
+
+    def payload(self) -> dict[str, Any]:
+        return {**super().payload(), "retry_after": self.retry_after}
 
 
 class UpstreamError(ToolError):

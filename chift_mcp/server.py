@@ -2,7 +2,9 @@
 
 Tools are data: ``tools/list`` answers the caller's view of the inventory (converted to MCP ``Tool``
 objects once per view, by the inventory); ``tools/call`` hands the call to the registry and wraps its
-ToolResult. The caller's access is ``access.current()`` (settings + the bound consumer's connections)
+ToolResult; a tool name the server does not have at all is a JSON-RPC error (-32602, as the 2025-11-25
+spec lists it) naming the closest tools, one outside the caller's access a tool error. Lists come in one
+page: a cursor is -32602. The caller's access is ``access.current()`` (settings + the bound consumer's connections)
 unless the door passes ``access_for(ctx)`` (the HTTP door: the bearer token's grant).
 
 When a bound consumer's connections change (``ConsumerAccess.on_change``), the clients that listed
@@ -12,6 +14,7 @@ tools hear ``notifications/tools/list_changed``: on their connection for clients
 
 from __future__ import annotations
 
+import difflib
 import logging
 import weakref
 from collections import OrderedDict
@@ -24,10 +27,12 @@ import mcp_types as types
 from mcp.server.lowlevel import NotificationOptions, Server
 from mcp.server.models import InitializationOptions
 from mcp.server.subscriptions import InMemorySubscriptionBus, ListenHandler, ToolsListChanged
+from mcp.shared.exceptions import MCPError
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
 from chift_mcp import __version__, prompts
 from chift_mcp.access import Access, ConsumerAccess
+from chift_mcp.inventory import View
 from chift_mcp.registry import Registry
 from chift_mcp.shaping import ToolResult
 
@@ -90,6 +95,27 @@ def call_result(result: ToolResult) -> dict[str, Any]:
     return out
 
 
+def one_page(params: types.PaginatedRequestParams | None) -> None:
+    """Lists come in one page and we never issue a cursor: any cursor is unknown (the spec's -32602)."""
+    if params is not None and params.cursor is not None:
+        raise MCPError(
+            code=types.INVALID_PARAMS,
+            message="unknown cursor: this server lists everything in one page; list again without a cursor",
+        )
+
+
+def unknown_tool(name: str, view: View) -> MCPError:
+    """The protocol error for a tool name this server does not have (the 2025-11-25 spec lists it with
+    -32602), naming the closest tools the caller may call, as a tool result would."""
+    names = list(dict.fromkeys([t.name for t in view.tools] + [t.name for t in view.operations]))
+    close = difflib.get_close_matches(name, names, n=3) if len(name) <= 128 else []
+    shown = name if len(name) <= 80 else name[:77] + "..."
+    hint = f"Did you mean {', '.join(close)}?" if close else "List the tools to see what exists."
+    return MCPError(
+        code=types.INVALID_PARAMS, message=f"Unknown tool: {shown}. {hint}", data={"suggestions": close}
+    )
+
+
 class ChiftServer(Server[Any]):
     """The low-level server, advertising ``tools.listChanged`` to ``initialize`` clients when the
     tool list can change (2026-07-28 clients learn it from the ``subscriptions/listen`` handler)."""
@@ -116,8 +142,12 @@ def build_server(
     name: str = "chift",
     access_for: Callable[[Any], Awaitable[Access]] | None = None,
     notify_sessions: bool = True,
+    admit: Callable[[Any, str], Awaitable[ToolResult | None]] | None = None,
 ) -> Server[Any]:
-    """The MCP server: tools from ``registry`` as the caller's access shows them, plus the prompts."""
+    """The MCP server: tools from ``registry`` as the caller's access shows them, plus the prompts.
+
+    ``admit(ctx, tool)``, when given, may refuse a call before it runs with the tool error it returns
+    (the HTTP door's rate limits)."""
     # The tool list changes only with a consumer's connections: a bound server's, or (HTTP) a caller's.
     can_change = access.base.mode == "tools" and (
         access.base.consumer_id is not None or access_for is not None
@@ -161,15 +191,24 @@ def build_server(
         return await access_for(ctx) if access_for is not None else await access.current()
 
     async def list_tools(ctx: Any, params: types.PaginatedRequestParams | None) -> types.ListToolsResult:
+        one_page(params)
         caller = await access_of(ctx)
         if can_change:
             remember(ctx, caller.consumer_id)
         return types.ListToolsResult(tools=registry.view(caller).mcp_tools)
 
     async def call_tool(ctx: Any, params: types.CallToolRequestParams) -> Any:  # the wire dict
-        return call_result(await registry.call(params.name, params.arguments, await access_of(ctx)))
+        caller = await access_of(ctx)
+        if registry.inventory.get(params.name) is None:
+            raise unknown_tool(params.name, registry.view(caller))
+        if admit is not None:
+            refused = await admit(ctx, params.name)
+            if refused is not None:
+                return call_result(refused)
+        return call_result(await registry.call(params.name, params.arguments, caller))
 
     async def list_prompts(ctx: Any, params: types.PaginatedRequestParams | None) -> types.ListPromptsResult:
+        one_page(params)
         return types.ListPromptsResult(
             prompts=[
                 types.Prompt(
@@ -189,8 +228,6 @@ def build_server(
         try:
             text = prompts.render(params.name, dict(params.arguments or {}), caller)
         except KeyError:
-            from mcp.shared.exceptions import MCPError
-
             raise MCPError(code=types.INVALID_PARAMS, message=f"unknown prompt {params.name!r}") from None
         return types.GetPromptResult(
             messages=[types.PromptMessage(role="user", content=types.TextContent(text=text))]

@@ -110,7 +110,7 @@ class Settings(BaseSettings):
     )
     mcp_tokens_file: str | None = Field(
         None,
-        description="HTTP: JSON list of token entries (name, token_sha256, consumer_id, function_config, read_only, tool_mode).",
+        description="HTTP: JSON list of token entries (name, token_sha256, consumer_id, function_config, read_only, tool_mode, rate_limit).",
     )
     http_allowed_origins: str | None = Field(
         None,
@@ -125,6 +125,25 @@ class Settings(BaseSettings):
     )
     http_request_timeout: float = Field(
         120.0, gt=0, description="HTTP: seconds a request may take before it is cut off (504)."
+    )
+
+    # The doors' limits (stdio and HTTP).
+    mcp_rate_limit: int | None = Field(
+        None,
+        ge=1,
+        description="HTTP: tool calls per minute for each token without its own rate_limit (unset: no limit).",
+    )
+    rate_limit_storage: str | None = Field(
+        None,
+        description="HTTP: where rate limits are counted: redis://host:port[/db] shares them between replicas; in memory when unset.",
+    )
+    upstream_concurrency: int = Field(
+        8, ge=1, description="Most Chift requests in flight at once per consumer, per process (others wait)."
+    )
+    stdio_max_message: int = Field(
+        4_194_304,
+        ge=1024,
+        description="stdio: largest JSON-RPC message in bytes (a longer line is answered with an error, not read).",
     )
 
     def tool_names(self, which: Literal["tools", "exclude_tools"]) -> list[str]:

@@ -1,6 +1,7 @@
-"""Helpers for the HTTP door's tests: serve an app on a loopback port in-process (uvicorn in the
-test's event loop), build the door over the in-process sandbox, and connect the MCP SDK's client
-with headers."""
+"""Helpers for the HTTP door's tests: build the door over the in-process sandbox, talk to it in process
+(``asgi_client``: httpx2's ASGI transport, the app's lifespan running, no port; answers arrive whole, so
+not for streams that stay open) or on a loopback port (``serving``: uvicorn in the test's event loop),
+and connect the MCP SDK's client with headers."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections import Counter
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
@@ -56,6 +58,38 @@ async def serving(app: Any) -> AsyncIterator[str]:
         finally:
             server.should_exit = True
     sock.close()
+
+
+@asynccontextmanager
+async def asgi_client(app: Any, **kw: Any) -> AsyncIterator[httpx2.AsyncClient]:
+    """An httpx2 client on ``app`` in process (its lifespan entered), based at http://127.0.0.1:8000."""
+    async with (
+        app.router.lifespan_context(app),
+        httpx2.AsyncClient(
+            transport=httpx2.ASGITransport(app=app), base_url="http://127.0.0.1:8000", timeout=TIMEOUT, **kw
+        ) as http,
+    ):
+        yield http
+
+
+class RoundRobin(httpx2.AsyncBaseTransport):
+    """Sends each HTTP request to the next replica in turn, as a load balancer without affinity would."""
+
+    def __init__(self, ports: list[int]) -> None:
+        self.inner = httpx2.AsyncHTTPTransport()
+        self.ports = ports
+        self.sent: Counter[int] = Counter()
+        self._next = 0
+
+    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
+        port = self.ports[self._next % len(self.ports)]
+        self._next += 1
+        self.sent[port] += 1
+        request.url = request.url.copy_with(port=port)
+        return await self.inner.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
 
 
 def door(

@@ -111,3 +111,29 @@ def test_token_new_prints_a_token_once_and_an_entry_that_verifies_it() -> None:
 def test_token_entry_refuses_bad_function_config_json() -> None:
     with pytest.raises(ConfigError, match="not valid JSON"):
         token_entry("x", "t" * 30, function_config="{accounting: get}")
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "message"),
+    [
+        (["http"], {}, "needs bearer tokens"),
+        (["http", "--host", "0.0.0.0", "--auth", "none"], {}, "refused on the non-loopback address"),
+        (["http"], {"CHIFT_MCP_TOKEN": "too-short"}, "too short"),
+        (["http"], {"CHIFT_MCP_TOKENS_FILE": "/nonexistent/tokens.json"}, "cannot be read"),
+    ],
+)
+def test_start_up_refusals_are_one_line_and_exit_2(
+    args: list[str],
+    env: dict[str, str],
+    message: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from chift_mcp.cli import EXIT_CONFIG, main
+
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    code = main(["--sandbox", *args])
+    err = capsys.readouterr().err
+    assert code == EXIT_CONFIG == 2, err
+    assert message in err and err.count("\n") == 1 and err.startswith("chift-mcp: ")

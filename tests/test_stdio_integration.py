@@ -86,7 +86,7 @@ def test_stdout_carries_only_protocol_messages(sandbox_url: str) -> None:
     assert [a.get("id") for a in answers] == [1, 2, 3, 4]
     call = answers[2]["result"]
     assert call.get("isError") is not True and len(json.loads(call["content"][0]["text"])["items"]) == 2
-    assert answers[3]["result"]["isError"] is True
+    assert answers[3]["error"]["code"] == -32602  # an unknown tool is a protocol error
     assert "chift_mcp" in stderr  # -vv logs went to stderr
     assert "sandbox-secret" not in stderr and all("sandbox-secret" not in json.dumps(a) for a in answers)
 
