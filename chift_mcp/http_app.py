@@ -134,6 +134,7 @@ def build_app(
         if limits is not None and limits.shared:
             await limits.check_storage()
         async with manager.run():
+            runtime.start()  # the docs index opens (or builds) in the background as the door serves
             if drain_on_sigterm:
                 drain.install()
             logger.info(

@@ -34,12 +34,14 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from chift_mcp.access import Access, Caller, CallerAccess
 from chift_mcp.auth import Grant, TokenTable, fingerprint, valid_consumer_id
 from chift_mcp.chift_auth import CALLER_TOKEN
+from chift_mcp.client import deadline_in
 from chift_mcp.http_ops import LOG_KEY, PROBE_PATHS, Drain, scope_headers
 
 if TYPE_CHECKING:
     from chift_mcp.settings import Settings
 
 logger = logging.getLogger("chift_mcp.http")
+DEADLINE_MARGIN = 2.0  # seconds between the Chift calls' deadline and the door's own time limit
 
 AuthMode = Literal["tokens", "chift", "none"]
 CALLER_KEY = "chift.caller"
@@ -295,7 +297,10 @@ class McpDoor:
                 started = True
             await send(message)
 
-        with anyio.move_on_after(self.options.request_timeout) as limit:
+        # The Chift calls this request makes give up a little before the door cuts it, with the error
+        # that says whether a write may have happened (and its request id), instead of a bare 504.
+        limit_s = self.options.request_timeout
+        with anyio.move_on_after(limit_s) as limit, deadline_in(limit_s - min(DEADLINE_MARGIN, limit_s / 4)):
             await self.app(scope, receive, watch)
         if limit.cancelled_caught:
             record = scope.get(LOG_KEY)

@@ -4,7 +4,9 @@ against the in-process sandbox."""
 
 from __future__ import annotations
 
+import json
 import logging
+import time
 from typing import Any
 
 import anyio
@@ -19,6 +21,13 @@ ADMIN = "cmcp_admin_token_000000000000000000000000"
 BOT_A = "cmcp_bot_for_consumer_a_0000000000000000"
 READER = "cmcp_reader_accounting_gets_000000000000"
 RO = "cmcp_read_only_everything_00000000000000"
+ADDRESS = {
+    "address_type": "main",
+    "street": "Rue Haute 1",
+    "city": "Brussels",
+    "postal_code": "1000",
+    "country": "BE",
+}
 TOKENS: dict[str, dict[str, Any]] = {
     ADMIN: {"name": "admin"},
     BOT_A: {"name": "bot-a", "consumer_id": DEMO},
@@ -368,33 +377,58 @@ async def test_one_log_line_per_request_with_id_tool_status_and_no_secret(
     assert "access_token" not in everything
 
 
-async def test_slow_requests_are_cut_off_with_504() -> None:
-    d = door(tokens=TOKENS, json_response=True, settings={"http_request_timeout": 0.5})
+async def _call_over_http(d: Any, name: str, arguments: dict[str, Any]) -> httpx2.Response:
+    async with serving(d.app) as base, httpx2.AsyncClient(timeout=TIMEOUT) as http:
+        auth = {**MCP_HEADERS, "Authorization": f"Bearer {ADMIN}"}
+        opened = await http.post(base + "/mcp", json=INIT, headers=auth)
+        session = {
+            **auth,
+            "Mcp-Session-Id": opened.headers["mcp-session-id"],
+            "Mcp-Protocol-Version": "2025-06-18",
+        }
+        await http.post(
+            base + "/mcp", json={"jsonrpc": "2.0", "method": "notifications/initialized"}, headers=session
+        )
+        call = {
+            "jsonrpc": "2.0",
+            "id": 2,
+            "method": "tools/call",
+            "params": {"name": name, "arguments": arguments},
+        }
+        return await http.post(base + "/mcp", json=call, headers=session)
+
+
+async def test_a_slow_read_gives_up_inside_the_request_limit_with_a_retryable_error() -> None:
+    """The Chift calls' deadline is the door's limit minus a margin: the agent reads why, no bare 504."""
+    d = door(tokens=TOKENS, json_response=True, settings={"http_request_timeout": 1.2})
+    d.runtime.sandbox_app.state.sandbox.faults.add(match="accounting_get_clients", kind="latency", latency=3)
+    started = time.monotonic()
+    with anyio.fail_after(TIMEOUT):
+        slow = await _call_over_http(d, "accounting_get_clients", {"consumer_id": DEMO})
+    assert time.monotonic() - started < 1.2 + 1.0  # the request's own limit, plus the session set-up
+    assert slow.status_code == 200
+    result = slow.json()["result"]
+    body = json.loads(result["content"][0]["text"])
+    assert result["isError"] is True and body["error"] == "CHIFT_UNREACHABLE" and body["retryable"] is True
+    assert "client_request_id" not in body  # a read carries none
+
+
+async def test_a_create_cut_off_by_the_request_limit_names_its_request_id_and_how_to_check_it() -> None:
+    """Hardening #1: a create that may have reached Chift is never answered with a bare 504."""
+    d = door(tokens=TOKENS, json_response=True, settings={"http_request_timeout": 1.2})
     d.runtime.sandbox_app.state.sandbox.faults.add(
-        match="accounting_get_clients", kind="latency", latency=1.5
+        match="POST /consumers/*/accounting/clients", kind="latency", latency=3
     )
     with anyio.fail_after(TIMEOUT):
-        async with serving(d.app) as base, httpx2.AsyncClient(timeout=TIMEOUT) as http:
-            auth = {**MCP_HEADERS, "Authorization": f"Bearer {ADMIN}"}
-            opened = await http.post(base + "/mcp", json=INIT, headers=auth)
-            session = {
-                **auth,
-                "Mcp-Session-Id": opened.headers["mcp-session-id"],
-                "Mcp-Protocol-Version": "2025-06-18",
-            }
-            await http.post(
-                base + "/mcp",
-                json={"jsonrpc": "2.0", "method": "notifications/initialized"},
-                headers=session,
-            )
-            call = {
-                "jsonrpc": "2.0",
-                "id": 2,
-                "method": "tools/call",
-                "params": {"name": "accounting_get_clients", "arguments": {"consumer_id": DEMO}},
-            }
-            slow = await http.post(base + "/mcp", json=call, headers=session)
-    assert slow.status_code == 504 and slow.json()["error"]["message"] == "request timed out"
+        cut = await _call_over_http(
+            d, "accounting_create_client", {"consumer_id": DEMO, "name": "Acme", "addresses": [ADDRESS]}
+        )
+    assert cut.status_code == 200
+    result = cut.json()["result"]
+    body = json.loads(result["content"][0]["text"])
+    assert result["isError"] is True and body["client_request_id"]
+    assert "transactions" in body["hint"] and body["client_request_id"] in body["hint"]
+    assert "before sending" in body["hint"].lower() or "check" in body["hint"].lower()
 
 
 async def test_log_lines_cannot_be_forged_through_the_path_or_the_method(
