@@ -15,26 +15,11 @@ from chift_mcp.errors import ArgumentError
 from chift_mcp.operations import DOMAINS, KINDS
 from chift_mcp.schemas import shorten
 from chift_mcp.shaping import ToolResult
-from chift_mcp.toolspec import LocalCall, ToolSpec, local_tool
+from chift_mcp.toolspec import LocalCall, Origin, ToolSpec, local_tool
 
 
 def discovery_tools() -> list[ToolSpec]:
     """The three discovery tools; they see and call what the caller's access allows."""
-
-    async def find(args: dict[str, Any], call: LocalCall) -> Any:
-        limit = args.get("limit", 10)
-        domain, kind = args.get("domain"), args.get("kind")
-        query = (args.get("query") or "").strip()
-        if not query and not domain and not kind:
-            raise ArgumentError("give a query, a domain or a kind", field="query")
-        hits = find_operations(call, query, domain=domain, kind=kind)
-        return {
-            "operations": [
-                {"name": t.name, "kind": t.kind, "summary": shorten(t.description, 110)} for t in hits[:limit]
-            ],
-            "total": len(hits),
-            "next": "describe_operation(name) for its arguments, then call_operation(name, arguments)",
-        }
 
     async def describe(args: dict[str, Any], call: LocalCall) -> Any:
         tool = call.view.operation(args["name"])
@@ -53,27 +38,9 @@ def discovery_tools() -> list[ToolSpec]:
 
     name_arg = {"type": "string", "description": "Operation name from find_operations"}
     return [
-        local_tool(
-            "find_operations",
-            origin="discovery",
-            title="Find Chift operations",
-            description=(
-                "Search the Chift API operations you may call (accounting, invoicing, POS, eCommerce, PMS, "
-                "payment, banking, spend management, consumers, connections). Returns names and summaries, best first."
-            ),
-            input_schema={
-                "type": "object",
-                "properties": {
-                    "query": {
-                        "type": "string",
-                        "description": "What you want to do, e.g. 'unpaid supplier invoices'",
-                    },
-                    "domain": {"type": "string", "enum": list(DOMAINS)},
-                    "kind": {"type": "string", "enum": list(KINDS)},
-                    "limit": {"type": "integer", "minimum": 1, "maximum": 50},
-                },
-            },
-            handler=find,
+        find_tool(
+            "discovery",
+            then="describe_operation(name) for its arguments, then call_operation(name, arguments)",
         ),
         local_tool(
             "describe_operation",
@@ -105,6 +72,49 @@ def discovery_tools() -> list[ToolSpec]:
             open_world=True,
         ),
     ]
+
+
+def find_tool(origin: Origin, *, then: str) -> ToolSpec:
+    """``find_operations`` for discovery or code mode (the same ranking and schema; ``then`` says what
+    to do with a name found)."""
+
+    async def find(args: dict[str, Any], call: LocalCall) -> Any:
+        domain, kind = args.get("domain"), args.get("kind")
+        query = (args.get("query") or "").strip()
+        if not query and not domain and not kind:
+            raise ArgumentError("give a query, a domain or a kind", field="query")
+        hits = find_operations(call, query, domain=domain, kind=kind)
+        return {
+            "operations": [
+                {"name": t.name, "kind": t.kind, "summary": shorten(t.description, 110)}
+                for t in hits[: args.get("limit", 10)]
+            ],
+            "total": len(hits),
+            "next": then,
+        }
+
+    return local_tool(
+        "find_operations",
+        origin=origin,
+        title="Find Chift operations",
+        description=(
+            "Search the Chift API operations you may call (accounting, invoicing, POS, eCommerce, PMS, "
+            "payment, banking, spend management, consumers, connections). Returns names and summaries, best first."
+        ),
+        input_schema={
+            "type": "object",
+            "properties": {
+                "query": {
+                    "type": "string",
+                    "description": "What you want to do, e.g. 'unpaid supplier invoices'",
+                },
+                "domain": {"type": "string", "enum": list(DOMAINS)},
+                "kind": {"type": "string", "enum": list(KINDS)},
+                "limit": {"type": "integer", "minimum": 1, "maximum": 50},
+            },
+        },
+        handler=find,
+    )
 
 
 def find_operations(

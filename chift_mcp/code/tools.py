@@ -11,10 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from chift_mcp.code.signature import TYPES_NOTE, signature
-from chift_mcp.discovery import find_operations
-from chift_mcp.errors import ArgumentError
-from chift_mcp.operations import DOMAINS, KINDS
-from chift_mcp.schemas import shorten
+from chift_mcp.discovery import find_tool
 from chift_mcp.shaping import ToolResult, dumps, shape
 from chift_mcp.toolspec import LocalCall, ToolSpec, local_tool
 
@@ -28,21 +25,6 @@ _OUTPUT_SHARE = 4  # printed output may take up to 1/4 of a cut answer; the valu
 def code_tools(runner: CodeRunner, *, max_result_chars: int = 40_000) -> list[ToolSpec]:
     """The three code-mode tools, over ``runner``; they see and call what the caller's access allows."""
     limits = runner.limits
-
-    async def find(args: dict[str, Any], call: LocalCall) -> Any:
-        domain, kind = args.get("domain"), args.get("kind")
-        query = (args.get("query") or "").strip()
-        if not query and not domain and not kind:
-            raise ArgumentError("give a query, a domain or a kind", field="query")
-        hits = find_operations(call, query, domain=domain, kind=kind)
-        return {
-            "operations": [
-                {"name": t.name, "kind": t.kind, "summary": shorten(t.description, 110)}
-                for t in hits[: args.get("limit", 10)]
-            ],
-            "total": len(hits),
-            "next": "describe_operation(name) for its Python signature, then call it by name in execute",
-        }
 
     async def describe(args: dict[str, Any], call: LocalCall) -> Any:
         tool = call.view.operation(args["name"])
@@ -59,27 +41,8 @@ def code_tools(runner: CodeRunner, *, max_result_chars: int = 40_000) -> list[To
         return envelope(outcome, max_chars=max_result_chars)
 
     return [
-        local_tool(
-            "find_operations",
-            origin="code",
-            title="Find Chift operations",
-            description=(
-                "Search the Chift API operations you may call (accounting, invoicing, POS, eCommerce, PMS, "
-                "payment, banking, spend management, consumers, connections). Returns names and summaries, best first."
-            ),
-            input_schema={
-                "type": "object",
-                "properties": {
-                    "query": {
-                        "type": "string",
-                        "description": "What you want to do, e.g. 'unpaid supplier invoices'",
-                    },
-                    "domain": {"type": "string", "enum": list(DOMAINS)},
-                    "kind": {"type": "string", "enum": list(KINDS)},
-                    "limit": {"type": "integer", "minimum": 1, "maximum": 50},
-                },
-            },
-            handler=find,
+        find_tool(
+            "code", then="describe_operation(name) for its Python signature, then call it by name in execute"
         ),
         local_tool(
             "describe_operation",
