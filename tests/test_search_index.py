@@ -13,42 +13,12 @@ import pytest
 pytest.importorskip("lancedb")
 pytest.importorskip("snowballstemmer")
 
+from support.docs import CORPUS
+
 from search_index import HashEmbedder, IndexMissing, ModelMismatch, SearchIndex, build_index
 from search_index import cli as index_cli
 from search_index.corpus import chunk_corpus, chunk_page, parse_pages, sections
 from search_index.search import BadSection, section_filter
-
-CORPUS = (
-    """\
-# Rate limits
-Source: https://docs.chift.eu/developer-guides/rate-limits
-There are no rate limits on requests sent to Chift.
-## Connector limits
-Connectors may throttle requests; Chift retries with exponential backoff.
-# Idempotency
-Source: https://docs.chift.eu/developer-guides/advanced/idempotency
-Send the X-Chift-Client-RequestId header on POST so a retried request is processed once.
-### What can you expect?
-A replay answers 409 REQUEST_ALREADY_PROCESSED.
-```python
-# this is a comment, not a heading
-requests.post(url, headers={"X-Chift-Client-RequestId": "123"})
-```
-# Zelty
-Source: https://docs.chift.eu/connectors/pos/zelty
-Zelty is a point of sale for restaurants.
-## Configure Zelty
-Ask the restaurant for an API key in the Zelty back office.
-# Get vat codes
-Source: https://docs.chift.eu/api-reference/endpoints/accounting/get-vat-codes
-get /consumers/{consumer_id}/accounting/vat-codes
-Returns the VAT codes of the accounting software.
-# Long page
-Source: https://docs.chift.eu/developer-guides/long
-"""
-    + "\n".join(f"Paragraph {i} talks about journals and ledger accounts at length." for i in range(60))
-    + "\n"
-)
 
 
 @pytest.fixture
