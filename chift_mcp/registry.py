@@ -316,7 +316,7 @@ def _path_segment(name: str, value: Any) -> str:
         decoded, previous = unquote(decoded), decoded
         if decoded == previous:
             break
-    if not text.strip() or _UNSAFE_SEGMENT.search(decoded.strip()) or ".." in decoded.split("/"):
+    if not text.strip() or _UNSAFE_SEGMENT.search(decoded.strip()):
         raise ArgumentError(
             f"{name}: {text[:80]!r} is not a valid id",
             field=name,

@@ -231,9 +231,7 @@ class CallerAccess:
         grant = caller.grant
         config = grant.function_config
         kinds: Mapping[str, frozenset[str]] | None = dict(config) if config is not None else None
-        return base.narrowed(
-            function_config=kinds, read_only=grant.read_only, mode=getattr(grant, "tool_mode", None)
-        )
+        return base.narrowed(function_config=kinds, read_only=grant.read_only, mode=grant.tool_mode)
 
     async def _consumer(self, consumer: str) -> ConsumerAccess:
         provider = self._consumers.get(consumer)
