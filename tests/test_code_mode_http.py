@@ -66,3 +66,35 @@ async def test_a_code_mode_token_runs_programs_within_its_grant_on_a_tools_mode_
         e for e in sent if e["method"] != "GET" and e["operation_id"] != "generate_access_token_token_post"
     ]
     assert not [e for e in sent if ACCOUNTING_ONLY in e["path"]]
+
+
+async def test_a_program_still_running_at_the_request_limit_answers_with_the_writes_it_made() -> None:
+    """A program is bounded by the HTTP request's time too (not only CHIFT_CODE_TIMEOUT): it ends as a
+    LIMIT_EXCEEDED tool error naming its writes, before the door would cut the request."""
+    writer = "cmcp_code_mode_writer_00000000000000000"
+    d = door(
+        tokens={writer: {"name": "writer", "tool_mode": "code", "consumer_id": DEMO}},
+        settings={"http_request_timeout": 3},
+    )
+    address = {
+        "address_type": "main",
+        "street": "Rue Haute 1",
+        "city": "Brussels",
+        "postal_code": "1000",
+        "country": "BE",
+    }
+    program = (
+        f"made = accounting_create_client(name='Late BV', addresses=[{address!r}])\n"
+        "n = 0\nfor i in range(400000000):\n    n += i\nmade['id']"
+    )
+    with anyio.fail_after(TIMEOUT):
+        async with serving(d.app) as base, mcp_client(base + "/mcp", writer) as coder:
+            cut = await coder.call_tool("execute", {"code": program})
+    await d.runtime.aclose()
+    body = payload(cut)
+    assert cut.is_error and body["error"] == "LIMIT_EXCEEDED" and body["limit"] == "wall time"
+    assert [w["operation"] for w in body["writes"]] == ["accounting_create_client"], body["writes"]
+    booked = [
+        e for e in d.runtime.sandbox_app.state.sandbox.log if e["operation_id"] == "accounting_create_client"
+    ]
+    assert len(booked) == 1

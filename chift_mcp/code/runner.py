@@ -36,7 +36,7 @@ import atexit
 import functools
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 import anyio
@@ -108,12 +108,13 @@ class CodeRunner:
     async def run(self, code: str, call: LocalCall) -> Outcome:
         monty = _monty()
         pool = await self._worker_pool(monty)
-        program = Program(call, self.limits)
+        limits = self._within_the_request(self.limits)
+        program = Program(call, limits)
         started = time.perf_counter()
-        with anyio.move_on_after(self.limits.timeout) as deadline:
-            output = Output(self.limits.result_chars, deadline)
+        with anyio.move_on_after(limits.timeout) as deadline:
+            output = Output(limits.result_chars, deadline)
             try:
-                async with pool.checkout(limits=self.limits.monty()) as session:
+                async with pool.checkout(limits=limits.monty()) as session:
                     snapshot = await session.feed_start(
                         code, external_lookup=program.lookup(), print_callback=output
                     )
@@ -121,25 +122,36 @@ class CodeRunner:
                         snapshot = await program.answer(snapshot, monty)
                     value = snapshot.output
             except monty.MontyError as exc:
-                raise _program_error(exc, monty, self.limits, program, output.text) from None
+                raise _program_error(exc, monty, limits, program, output.text) from None
             except ToolError as exc:
                 if isinstance(exc, ProgramError):
                     exc.details.update(program.details(output.text))
                 raise
         if output.overflow:
-            raise program.limit("printed output", f"{self.limits.result_chars} characters", output.text)
+            raise program.limit("printed output", f"{limits.result_chars} characters", output.text)
         if deadline.cancelled_caught:
-            raise program.limit("wall time", f"{self.limits.timeout:g} s", output.text)
+            raise program.limit("wall time", _seconds(limits.timeout), output.text)
         logger.info(
             "execute: %d operation calls in %.0f ms", program.calls, (time.perf_counter() - started) * 1000
         )
         value = to_jsonable_python(value, fallback=repr, inf_nan_mode="null")
         size = len(dumps(value))
-        if size > self.limits.result_chars:
-            raise program.limit(
-                "result size", f"{self.limits.result_chars} characters", output.text, actual=size
-            )
+        if size > limits.result_chars:
+            raise program.limit("result size", f"{limits.result_chars} characters", output.text, actual=size)
         return Outcome(value, output.text, program.calls, program.writes)
+
+    @staticmethod
+    def _within_the_request(limits: Limits) -> Limits:
+        """The run's limits, its wall time cut to what is left of the request that carries it (the
+        HTTP door's limit, through the Chift calls' deadline): a program answers, with the writes it
+        made, before the door would cut the request."""
+        from chift_mcp.client import CALL_DEADLINE
+
+        at = CALL_DEADLINE.get()
+        if at is None:
+            return limits
+        left = at - time.monotonic()
+        return replace(limits, timeout=max(0.5, left)) if left < limits.timeout else limits
 
     async def _worker_pool(self, monty: Any) -> Any:
         loop = asyncio.get_running_loop()
@@ -298,6 +310,10 @@ def _never_called(**_: Any) -> None:  # pragma: no cover - Program.operation ans
     raise RuntimeError("operation calls are answered by the host loop")
 
 
+def _seconds(timeout: float) -> str:
+    return f"{timeout:.3g} s"
+
+
 def _raise(kind: str, message: str) -> dict[str, Any]:
     return {"exc_type": kind, "message": message}
 
@@ -322,7 +338,7 @@ def _program_error(exc: Any, monty: Any, limits: Limits, program: Program, outpu
     text = str(inner)
     if isinstance(exc, monty.MontyCrashedError):
         if exc.timed_out:
-            return program.limit("wall time", f"{limits.timeout:g} s", output)
+            return program.limit("wall time", _seconds(limits.timeout), output)
         crashed = ProgramError(
             f"the sandbox worker stopped: {exc}",
             hint="run the program again; if it stops again, make it do less per run",
@@ -331,7 +347,7 @@ def _program_error(exc: Any, monty: Any, limits: Limits, program: Program, outpu
         crashed.retryable = True
         return crashed
     if isinstance(inner, TimeoutError) and "time limit" in text:
-        return program.limit("wall time", f"{limits.timeout:g} s", output)
+        return program.limit("wall time", _seconds(limits.timeout), output)
     if isinstance(inner, MemoryError) and "memory limit" in text:
         return program.limit("memory", f"{limits.memory // (1024 * 1024)} MB", output)
     if isinstance(inner, RecursionError):
