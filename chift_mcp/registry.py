@@ -35,6 +35,7 @@ logger = logging.getLogger("chift_mcp.calls")
 
 DEFAULT_LIMIT = 50
 CHIFT_MAX_PAGE = 100
+MAX_OFFSET = 10_000_000  # items: far past any list, short of page numbers no server expects
 MAX_URL = 8000  # characters of path + query; proxies and servers commonly refuse longer request lines
 _NOTHING_SENT = "fix this argument and call again; nothing was sent to Chift"
 # Path ids that a proxy decoding %2F or collapsing dot segments would turn into another route.
@@ -227,6 +228,12 @@ class Registry:
         assert self.upstream is not None
         limit = max(1, min(int(args.get("limit", DEFAULT_LIMIT)), self.max_items))
         offset = max(0, int(args.get("offset", 0)))
+        if offset > MAX_OFFSET:
+            raise ArgumentError(
+                f"offset: {offset:.3g} is past any list Chift holds (at most {MAX_OFFSET})",
+                field="offset",
+                hint="continue from the next_offset a previous page gave; nothing was sent to Chift",
+            )
         if limit <= CHIFT_MAX_PAGE and offset % limit == 0:
             size, page, skip = limit, offset // limit + 1, 0
         else:

@@ -431,3 +431,15 @@ async def test_a_query_too_long_for_a_url_is_refused_naming_the_field(tools: lis
         "accounting_get_clients", {"consumer_id": CONSUMER, "search": "x" * 500}, SCOPE
     )
     assert not ok.is_error
+
+
+async def test_an_offset_past_any_list_is_refused_before_any_request(tools: list[ToolSpec]) -> None:
+    up = FakeUpstream(total=3)
+    result = await registry(tools, up).call(
+        "accounting_get_clients", {"consumer_id": CONSUMER, "offset": 1e300}, SCOPE
+    )
+    assert result.is_error and json.loads(result.text)["field"] == "offset" and up.requests == []
+    ok = await registry(tools, up).call(
+        "accounting_get_clients", {"consumer_id": CONSUMER, "offset": 2}, SCOPE
+    )
+    assert not ok.is_error
