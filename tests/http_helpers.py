@@ -17,12 +17,11 @@ from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any
 
-import anyio
 import httpx2
-import uvicorn
 from mcp.client import Client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared._httpx_utils import create_mcp_http_client
+from support.inproc import serving as serve_on_loopback
 
 from chift_mcp.app import Runtime
 from chift_mcp.auth import TokenTable, hash_token
@@ -43,21 +42,10 @@ def bound_socket() -> socket.socket:
 
 @asynccontextmanager
 async def serving(app: Any) -> AsyncIterator[str]:
-    """Serve ``app`` on a loopback port in this event loop; yields its base URL."""
-    sock = bound_socket()
-    port = sock.getsockname()[1]
-    config = uvicorn.Config(app, log_level="warning", lifespan="on", access_log=False)
-    server = uvicorn.Server(config)
-    async with anyio.create_task_group() as tg:
-        tg.start_soon(server.serve, [sock])
-        with anyio.fail_after(TIMEOUT):
-            while not server.started:
-                await anyio.sleep(0.01)
-        try:
-            yield f"http://127.0.0.1:{port}"
-        finally:
-            server.should_exit = True
-    sock.close()
+    """Serve ``app`` (the HTTP door, lifespan included) on a loopback port in this event loop; yields
+    its base URL."""
+    async with serve_on_loopback(app, lifespan="on", graceful=True) as url:
+        yield url
 
 
 @asynccontextmanager

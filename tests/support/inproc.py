@@ -131,15 +131,15 @@ async def _connected(
 
 
 @asynccontextmanager
-async def serving(app: Any) -> AsyncIterator[str]:
+async def serving(app: Any, *, lifespan: str = "off", graceful: bool = False) -> AsyncIterator[str]:
     """Serve ``app`` on a loopback port in this event loop; yields its base URL. On the way out,
-    requests still running (a latency fault) are cancelled rather than waited for."""
+    requests still running (a latency fault) are cancelled rather than waited for, unless
+    ``graceful``; ``lifespan="on"`` runs the app's start-up and shut-down (the HTTP door's)."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    config = uvicorn.Config(
-        app, log_level="warning", lifespan="off", access_log=False, timeout_graceful_shutdown=0
-    )
+    extra: dict[str, Any] = {} if graceful else {"timeout_graceful_shutdown": 0}
+    config = uvicorn.Config(app, log_level="warning", lifespan=lifespan, access_log=False, **extra)
     server = uvicorn.Server(config)
     try:
         async with anyio.create_task_group() as tg:
