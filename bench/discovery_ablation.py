@@ -15,8 +15,8 @@ from collections.abc import Callable
 
 from discovery_eval import PlainBM25, every_operation, load_tasks, scores
 
-import chift_mcp.finder as finder_module
-from chift_mcp.finder import OperationFinder, Weights
+import chift_mcp.tools.finder as finder_module
+from chift_mcp.tools.finder import OperationFinder, Weights
 
 
 def main() -> int:

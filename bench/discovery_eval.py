@@ -24,12 +24,12 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from chift_mcp.access import DEFAULT_FUNCTION_CONFIG, Access
 from chift_mcp.app import load_tools
-from chift_mcp.finder import OperationFinder
-from chift_mcp.operations import DOMAINS, KINDS
+from chift_mcp.openapi.operations import DOMAINS, KINDS
 from chift_mcp.settings import Settings
-from chift_mcp.toolspec import ToolSpec
+from chift_mcp.tools.access import DEFAULT_FUNCTION_CONFIG, Access
+from chift_mcp.tools.definition import ToolSpec
+from chift_mcp.tools.finder import OperationFinder
 
 ROOT = Path(__file__).resolve().parents[1]
 TASKS = ROOT / "bench" / "eval" / "discovery_tasks.jsonl"
@@ -43,7 +43,7 @@ def load_tasks(path: Path = TASKS, split: str = "dev") -> list[dict]:
 
 def every_operation() -> list[ToolSpec]:
     """The endpoint tools of a caller allowed every domain and kind."""
-    from chift_mcp.inventory import Inventory
+    from chift_mcp.tools.inventory import Inventory
 
     assert set(DEFAULT_FUNCTION_CONFIG) <= set(DOMAINS)
     access = Access.of({d: frozenset(KINDS) for d in DOMAINS})

@@ -5,7 +5,7 @@
 It talks to `chift-mcp` over stdio with CHIFT_TOOL_MODE=discovery against the sandbox Chift API on
 a loopback port, follows the reconcile_invoices prompt (partner matched or created by VAT number,
 VAT code by rate, sales journal, one create per invoice) and prints what it did, the size of the
-tool list and of every answer it read. tests/test_discovery.py runs the same workflow.
+tool list and of every answer it read. tests/modes/test_discovery.py runs the same workflow.
 """
 
 from __future__ import annotations

@@ -32,7 +32,7 @@ from common import DEMO_CONSUMER, running_sandbox, server_env
 from http_load import start_server
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from chift_mcp.auth import hash_token
+from chift_mcp.doors.http.tokens import hash_token
 
 
 def start_redis() -> tuple[subprocess.Popen[bytes], str]:

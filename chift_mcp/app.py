@@ -14,14 +14,14 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-from chift_mcp.access import Access, ConsumerAccess, parse_function_config
+from chift_mcp.calls.registry import Registry
 from chift_mcp.errors import ConfigError
-from chift_mcp.inventory import Inventory
-from chift_mcp.operations import load_operations
-from chift_mcp.registry import Registry
+from chift_mcp.openapi.operations import load_operations
+from chift_mcp.openapi.spec import Spec, load_spec
 from chift_mcp.settings import Settings
-from chift_mcp.spec import Spec, load_spec
-from chift_mcp.toolspec import ToolSpec
+from chift_mcp.tools.access import Access, ConsumerAccess, parse_function_config
+from chift_mcp.tools.definition import ToolSpec
+from chift_mcp.tools.inventory import Inventory
 
 logger = logging.getLogger("chift_mcp")
 
@@ -30,15 +30,15 @@ SANDBOX_URL = "http://sandbox.chift.local"
 
 def load_tools(settings: Settings, spec: Spec | None = None) -> list[ToolSpec]:
     """The endpoint tool specs for ``settings``; from the on-disk cache when the bundled spec is used."""
-    from chift_mcp.factory import build_tools
+    from chift_mcp.tools.factory import build_tools
 
     def build() -> list[ToolSpec]:
         source = spec or load_spec(settings.openapi, timeout=settings.timeout)
         return build_tools(load_operations(source), max_items=settings.max_items)
 
     if spec is None and not settings.openapi:
-        from chift_mcp import cache
-        from chift_mcp.spec import bundled_path
+        from chift_mcp.openapi.spec import bundled_path
+        from chift_mcp.tools import cache
 
         try:
             path = bundled_path()
@@ -53,19 +53,26 @@ def local_tools(settings: Settings) -> tuple[list[ToolSpec], dict[str, str], dic
     """The local tools settings ask for (discovery's and code mode's always: the caller's mode, the
     server's or a token's, decides which are listed), their aliases, and the services behind them
     (``search``, ``code``)."""
-    from chift_mcp.code import code_mode, installed
-    from chift_mcp.discovery import discovery_tools
+    from chift_mcp.modes.code import code_mode, installed
+    from chift_mcp.modes.discovery import discovery_tools
 
     if settings.tool_mode == "code" and not installed():
         raise ConfigError(
             'CHIFT_TOOL_MODE=code needs the code extra: pip install "chift-mcp[code]" (pydantic-monty)'
         )
-    code, runner = code_mode(settings)  # pydantic-monty is imported on the first execute, not here
+    from chift_mcp.chift.client import CALL_DEADLINE
+
+    # pydantic-monty is imported on the first execute, not here; a run ends by its request's deadline
+    code, runner = code_mode(settings, CALL_DEADLINE.get)
     tools = [*discovery_tools(), *code]
     aliases: dict[str, str] = {}
     services: dict[str, Any] = {"code": runner}
     if settings.search:
-        from chift_mcp.search_tool import ALIASES, search_service, search_tool  # no search stack imported
+        from chift_mcp.modes.docs_search import (  # no search stack imported
+            ALIASES,
+            search_service,
+            search_tool,
+        )
 
         services["search"] = search_service(settings)
         tools.append(search_tool(services["search"]))
@@ -180,7 +187,7 @@ class Runtime:
 
 def _client(settings: Settings, *, passthrough: bool, transport: Any) -> Any:
     if passthrough:
-        from chift_mcp.client import passthrough_client
+        from chift_mcp.chift.client import passthrough_client
 
         return passthrough_client(settings, transport)
     missing = settings.missing_credentials()
@@ -188,6 +195,6 @@ def _client(settings: Settings, *, passthrough: bool, transport: Any) -> Any:
         raise ConfigError(
             f"missing Chift credentials: set {', '.join(missing)} (or run with --sandbox to try the demo API)"
         )
-    from chift_mcp.client import ChiftClient
+    from chift_mcp.chift.client import ChiftClient
 
     return ChiftClient.from_settings(settings, transport=transport)

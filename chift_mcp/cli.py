@@ -23,8 +23,8 @@ import logging
 import sys
 from typing import Any
 
-from chift_mcp import __version__
 from chift_mcp.errors import ConfigError
+from chift_mcp.version import __version__
 
 EXIT_CONFIG = 2
 
@@ -44,6 +44,9 @@ def _parser() -> argparse.ArgumentParser:
     sandbox.add_argument("--port", type=int, default=8765)
     tools = sub.add_parser("tools", help="print the tools the current settings would expose")
     tools.add_argument("--json", action="store_true", help="print the tools/list payload as JSON")
+    tools.add_argument(
+        "--markdown", action="store_true", help="print the tool catalogue page (docs/tools.md) as Markdown"
+    )
     call = sub.add_parser("call", help="call one tool and print its result")
     call.add_argument("name")
     call.add_argument("--args", default="{}", help="tool arguments as a JSON object")
@@ -123,8 +126,8 @@ def _run(args: argparse.Namespace) -> int:
         return _new_token(args)
     settings = _settings(args)
     if command == "http":
-        from chift_mcp.http_app import HttpOptions
-        from chift_mcp.http_app import run as run_http
+        from chift_mcp.doors.http.app import HttpOptions
+        from chift_mcp.doors.http.app import run as run_http
 
         options = HttpOptions.from_settings(
             settings,
@@ -149,8 +152,8 @@ def _run(args: argparse.Namespace) -> int:
     # and the loop is uvloop's (a dependency, except on Windows).
     gc.collect()
     gc.freeze()
-    from chift_mcp.rate_limits import gate_upstream
-    from chift_mcp.stdio_door import serve
+    from chift_mcp.doors.limits import gate_upstream
+    from chift_mcp.doors.stdio import serve
 
     gate_upstream(runtime, settings.upstream_concurrency)
     return anyio.run(
@@ -227,7 +230,7 @@ async def _call(runtime: Any, name: str, raw: str) -> int:
 
 def _tools(settings: Any, args: argparse.Namespace) -> int:
     from chift_mcp.app import Runtime
-    from chift_mcp.inventory import mcp_tool
+    from chift_mcp.tools.inventory import mcp_tool
 
     # A bound consumer's tools depend on its connections: ask Chift (or the sandbox) when we can.
     online = bool(settings.consumer_id) and (args.sandbox or not settings.missing_credentials())
@@ -241,6 +244,12 @@ def _tools(settings: Any, args: argparse.Namespace) -> int:
             await runtime.aclose()
 
     tools = runtime.registry.view(anyio.run(current)).tools
+    if args.markdown:
+        from chift_mcp.app import load_tools
+        from chift_mcp.tools.catalogue import markdown
+
+        print(markdown(load_tools(settings), {t.name for t in tools}), end="")
+        return 0
     payload = [mcp_tool(t).model_dump(by_alias=True, exclude_none=True, mode="json") for t in tools]
     if args.json:
         print(json.dumps(payload, indent=1, ensure_ascii=False))
@@ -265,7 +274,7 @@ def _tokens(text: str) -> str:
 
 
 def _new_token(args: argparse.Namespace) -> int:
-    from chift_mcp.auth import new_token, token_entry
+    from chift_mcp.doors.http.tokens import new_token, token_entry
 
     token = new_token()
     entry = token_entry(

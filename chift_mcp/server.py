@@ -30,11 +30,12 @@ from mcp.server.subscriptions import InMemorySubscriptionBus, ListenHandler, Too
 from mcp.shared.exceptions import MCPError
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
-from chift_mcp import __version__, prompts
-from chift_mcp.access import Access, ConsumerAccess
-from chift_mcp.inventory import View
-from chift_mcp.registry import Registry
-from chift_mcp.shaping import ToolResult
+from chift_mcp.calls.registry import Registry
+from chift_mcp.modes import prompts
+from chift_mcp.tools.access import Access, ConsumerAccess
+from chift_mcp.tools.inventory import View
+from chift_mcp.tools.result import ToolResult
+from chift_mcp.version import __version__
 
 logger = logging.getLogger("chift_mcp.server")
 _MAX_NOTIFIED_SESSIONS = 1024

@@ -11,10 +11,10 @@ import pytest
 from support import TIMEOUT
 from support.inproc import Session, mcp_session
 
-from chift_mcp.factory import build_tools
-from chift_mcp.operations import Operation, load_operations
-from chift_mcp.spec import Spec, load_spec
-from chift_mcp.toolspec import ToolSpec
+from chift_mcp.openapi.operations import Operation, load_operations
+from chift_mcp.openapi.spec import Spec, load_spec
+from chift_mcp.tools.definition import ToolSpec
+from chift_mcp.tools.factory import build_tools
 
 
 @pytest.fixture(autouse=True)

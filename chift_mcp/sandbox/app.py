@@ -17,7 +17,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route as StarletteRoute
 
-from chift_mcp.operations import Operation
+from chift_mcp.openapi.operations import Operation
+from chift_mcp.openapi.spec import Spec, load_spec
 from chift_mcp.sandbox import errors
 from chift_mcp.sandbox.config import SandboxConfig
 from chift_mcp.sandbox.engine import Engine, Outcome
@@ -26,7 +27,6 @@ from chift_mcp.sandbox.faults import Fault, FaultError
 from chift_mcp.sandbox.routing import TOKEN_DOMAIN, MethodNotAllowed, Router
 from chift_mcp.sandbox.state import SandboxState, Transaction, iso_utc
 from chift_mcp.sandbox.validation import Invalid
-from chift_mcp.spec import Spec, load_spec
 
 logger = logging.getLogger("chift_mcp.sandbox")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 
-from chift_mcp.operations import CONNECTION_APIS, Operation
+from chift_mcp.openapi.operations import CONNECTION_APIS, Operation
 from chift_mcp.settings import SANDBOX_ACCOUNT_ID, SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET
 
 DEMO_CONSUMER_ID = "11111111-1111-4111-8111-111111111111"

@@ -1,7 +1,7 @@
 """Answer one spec operation: validate, check consumer and connection, then read, create or update.
 
 Per-operation data (validator, resolved response schema, resource role) is compiled from its
-``chift_mcp.operations.Operation`` on first use and kept. The stored resources are ``store``'s;
+``chift_mcp.openapi.operations.Operation`` on first use and kept. The stored resources are ``store``'s;
 consumers and connections are ``accounts``'s; every other operation answers with generated data.
 GET answers are cached by (path, query, state versions), so a hot route costs a dict lookup.
 """
@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
-from chift_mcp.operations import Operation
+from chift_mcp.openapi.operations import Operation
+from chift_mcp.openapi.spec import Spec
 from chift_mcp.sandbox import errors
 from chift_mcp.sandbox.accounts import TRANSACTION_LOOKUP, AccountRoutes
 from chift_mcp.sandbox.config import connection_api
@@ -27,7 +28,6 @@ from chift_mcp.sandbox.schema_check import is_valid
 from chift_mcp.sandbox.state import SandboxState
 from chift_mcp.sandbox.store import ResourceStore, explicit_filters, overlay, page
 from chift_mcp.sandbox.validation import Invalid, RequestValidator
-from chift_mcp.spec import Spec
 
 PAGE_KEYS = frozenset({"items", "total", "page", "size"})
 UNCACHED = frozenset({TRANSACTION_LOOKUP})  # answers that depend on state outside the cache key

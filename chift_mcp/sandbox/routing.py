@@ -1,6 +1,6 @@
 """Match a request (method, path) to a spec operation with a segment trie: literal segments win.
 
-The operations are ``chift_mcp.operations.all_operations(spec)``: the one reading of the spec the
+The operations are ``chift_mcp.openapi.operations.all_operations(spec)``: the one reading of the spec the
 server's tools are built from, plus the token endpoints. A spec's router is built once and shared by
 every sandbox app built on that ``Spec`` object (it holds no state).
 """
@@ -12,8 +12,8 @@ import weakref
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from chift_mcp.operations import Operation, all_operations
-from chift_mcp.spec import Spec
+from chift_mcp.openapi.operations import Operation, all_operations
+from chift_mcp.openapi.spec import Spec
 
 TOKEN_DOMAIN = "token"  # all_operations' domain for /token and /mcp-token
 _PARAM = re.compile(r"^\{([^}]+)\}(.*)$")

@@ -5,9 +5,9 @@ from __future__ import annotations
 import logging
 
 from chift_mcp.logs import uvicorn_log_config
+from chift_mcp.openapi.spec import Spec
 from chift_mcp.sandbox.app import build_app
 from chift_mcp.sandbox.config import SandboxConfig
-from chift_mcp.spec import Spec
 
 logger = logging.getLogger("chift_mcp.sandbox")
 

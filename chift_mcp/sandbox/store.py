@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from chift_mcp.operations import Operation
+from chift_mcp.openapi.operations import Operation
 from chift_mcp.sandbox.data import DataGenerator
 from chift_mcp.sandbox.errors import ApiError
 from chift_mcp.sandbox.fakes import digest

@@ -1,4 +1,4 @@
-"""Validate a request's path, query and JSON body against its ``chift_mcp.operations.Operation``.
+"""Validate a request's path, query and JSON body against its ``chift_mcp.openapi.operations.Operation``.
 
 Parameters arrive as strings and are coerced the way FastAPI (which serves the real Chift API) does:
 integers, numbers, booleans, then checked with ``schema_check``. Bodies are validated with
@@ -17,7 +17,7 @@ from typing import Any
 from jsonschema import Draft202012Validator, FormatChecker
 from jsonschema.exceptions import ValidationError
 
-from chift_mcp.operations import Operation, Param
+from chift_mcp.openapi.operations import Operation, Param
 from chift_mcp.sandbox.schema_check import check_format, first_error
 
 FORMATS = FormatChecker(formats=())

@@ -6,11 +6,11 @@ from collections.abc import AsyncIterator
 
 import httpx2
 import pytest
-from sandbox_support import CREDENTIALS, shared_spec
 from starlette.applications import Starlette
+from support.sandbox import CREDENTIALS, shared_spec
 
+from chift_mcp.openapi.spec import Spec
 from chift_mcp.sandbox import build_app
-from chift_mcp.spec import Spec
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ import json
 
 import httpx2
 import pytest
-from sandbox_support import CREDENTIALS
+from support.sandbox import CREDENTIALS
 
 from chift_mcp.sandbox import DEMO_CONSUMER_ID
 

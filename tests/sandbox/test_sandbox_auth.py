@@ -6,11 +6,11 @@ import time
 
 import httpx2
 import pytest
-from sandbox_support import CREDENTIALS
 from starlette.applications import Starlette
+from support.sandbox import CREDENTIALS
 
+from chift_mcp.openapi.spec import Spec
 from chift_mcp.sandbox import DEMO_CONSUMER_ID, SandboxConfig, build_app
-from chift_mcp.spec import Spec
 
 pytestmark = pytest.mark.anyio
 CLIENTS = f"/consumers/{DEMO_CONSUMER_ID}/accounting/clients"

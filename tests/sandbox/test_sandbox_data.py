@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
-from sandbox_support import STRICT_FORMATS, schema_errors, shared_spec
+from support.sandbox import STRICT_FORMATS, schema_errors, shared_spec
 
 from chift_mcp.sandbox.data import DataGenerator
 from chift_mcp.sandbox.fakes import persona, slug

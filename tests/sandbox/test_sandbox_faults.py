@@ -9,8 +9,8 @@ import httpx2
 import pytest
 from starlette.applications import Starlette
 
+from chift_mcp.openapi.spec import Spec
 from chift_mcp.sandbox import DEMO_CONSUMER_ID, Fault, FaultError, SandboxConfig, build_app
-from chift_mcp.spec import Spec
 
 pytestmark = pytest.mark.anyio
 BASE = f"/consumers/{DEMO_CONSUMER_ID}"
@@ -142,7 +142,7 @@ async def test_faults_over_http(api: httpx2.AsyncClient) -> None:
 
 
 async def test_token_endpoint_can_fail_too(sandbox: httpx2.AsyncClient, sandbox_app: Starlette) -> None:
-    from sandbox_support import CREDENTIALS
+    from support.sandbox import CREDENTIALS
 
     sandbox_app.state.sandbox.faults.add(match="POST /token", kind="status", status=503)
     assert (await sandbox.post("/token", json=CREDENTIALS)).status_code == 503
@@ -150,7 +150,7 @@ async def test_token_endpoint_can_fail_too(sandbox: httpx2.AsyncClient, sandbox_
 
 
 async def test_default_latency_from_config(chift_spec: Spec) -> None:
-    from sandbox_support import CREDENTIALS
+    from support.sandbox import CREDENTIALS
 
     app = build_app(chift_spec, SandboxConfig(latency=0.05))
     async with httpx2.AsyncClient(transport=httpx2.ASGITransport(app=app), base_url="http://s") as client:

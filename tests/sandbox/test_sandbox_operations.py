@@ -8,7 +8,8 @@ from typing import Any
 
 import httpx2
 import pytest
-from sandbox_support import (
+from starlette.applications import Starlette
+from support.sandbox import (
     CREDENTIALS,
     body_schema,
     operations,
@@ -18,7 +19,6 @@ from sandbox_support import (
     shared_spec,
     success,
 )
-from starlette.applications import Starlette
 
 from chift_mcp.sandbox import DEMO_CONSUMER_ID, build_app
 from chift_mcp.sandbox.data import DataGenerator

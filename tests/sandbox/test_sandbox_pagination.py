@@ -6,8 +6,8 @@ import httpx2
 import pytest
 from starlette.applications import Starlette
 
+from chift_mcp.openapi.spec import Spec
 from chift_mcp.sandbox import DEMO_CONSUMER_ID, SandboxConfig, build_app
-from chift_mcp.spec import Spec
 
 pytestmark = pytest.mark.anyio
 BASE = f"/consumers/{DEMO_CONSUMER_ID}"
@@ -63,7 +63,7 @@ async def test_same_seed_same_data_other_seed_other_data(chift_spec: Spec, api: 
     assert ours == again
     other = build_app(chift_spec, SandboxConfig(seed=42))
     async with httpx2.AsyncClient(transport=httpx2.ASGITransport(app=other), base_url="http://s") as client:
-        from sandbox_support import CREDENTIALS
+        from support.sandbox import CREDENTIALS
 
         token = (await client.post("/token", json=CREDENTIALS)).json()["access_token"]
         theirs = (

@@ -6,8 +6,8 @@ from typing import Any
 
 import httpx2
 import pytest
-from sandbox_support import body_schema, schema_errors, shared_spec, success
 from starlette.applications import Starlette
+from support.sandbox import body_schema, schema_errors, shared_spec, success
 
 from chift_mcp.sandbox import ACCOUNTING_CONSUMER_ID, DEMO_CONSUMER_ID
 from chift_mcp.sandbox.data import DataGenerator

@@ -1,4 +1,4 @@
-"""The router serves every spec operation, read once through ``chift_mcp.operations``, as the spec says."""
+"""The router serves every spec operation, read once through ``chift_mcp.openapi.operations``, as the spec says."""
 
 from __future__ import annotations
 
@@ -6,13 +6,13 @@ import re
 
 import httpx2
 import pytest
-from sandbox_support import operations, shared_spec
+from support.sandbox import operations, shared_spec
 
-from chift_mcp.operations import all_operations, load_operations
+from chift_mcp.openapi.operations import all_operations, load_operations
+from chift_mcp.openapi.spec import Spec
 from chift_mcp.sandbox import build_app
 from chift_mcp.sandbox.config import connection_api
 from chift_mcp.sandbox.routing import MethodNotAllowed, Router
-from chift_mcp.spec import Spec
 
 
 def test_all_operations_are_the_tools_operations_plus_the_token_endpoints(chift_spec: Spec) -> None:

@@ -8,11 +8,11 @@ import sys
 import time
 
 import httpx2
-from sandbox_support import CREDENTIALS
+from support.sandbox import CREDENTIALS
 
 import chift_mcp.sandbox as sandbox_pkg
+from chift_mcp.openapi.spec import Spec
 from chift_mcp.sandbox import DEMO_CONSUMER_ID, SandboxState, build_app
-from chift_mcp.spec import Spec
 
 
 def test_public_surface() -> None:

@@ -9,7 +9,7 @@ import httpx2
 import pytest
 from starlette.applications import Starlette
 
-from chift_mcp.operations import Operation
+from chift_mcp.openapi.operations import Operation
 from chift_mcp.sandbox import DEMO_CONSUMER_ID
 from chift_mcp.sandbox.validation import Invalid, RequestValidator
 

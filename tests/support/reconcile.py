@@ -3,7 +3,7 @@ three discovery tools (find -> describe -> call), as the reconcile_invoices prom
 matched or created by VAT number, VAT code by rate, sales journal, one create per invoice.
 
 The same workflow as bench/discovery_reconcile.py, which measures it over stdio; the tests run it
-through an in-memory session (tests/test_discovery.py).
+through an in-memory session (tests/modes/test_discovery.py).
 """
 
 from __future__ import annotations

@@ -1,0 +1,131 @@
+"""When the Chift client sends a request again: the retry policy and the bookkeeping of one call.
+
+:class:`RetryPolicy` retries 429, 502, 503, 504 and transport failures (connect errors, timeouts,
+dropped connections) with exponential backoff and full jitter, honouring ``Retry-After``, at most
+``max_retries`` times and ``budget`` seconds of waiting in all, and never past the call's deadline.
+Its ``sleep`` and ``jitter`` are injectable, so tests neither wait nor guess.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import enum
+import logging
+import math
+import random
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC
+
+import anyio
+import httpx2
+
+__all__ = ["CALL_EXTENSION", "RETRY_STATUSES", "Call", "Next", "RetryPolicy", "call_of", "retry_after"]
+
+logger = logging.getLogger("chift_mcp.chift.client")
+
+RETRY_STATUSES = frozenset({429, 502, 503, 504})
+# Transport failures worth another attempt, and those that happen before any byte of the request
+# left (the request cannot have been processed).
+TRANSPORT_RETRY = (httpx2.TimeoutException, httpx2.NetworkError, httpx2.RemoteProtocolError)
+NOT_SENT = (httpx2.ConnectError, httpx2.ConnectTimeout, httpx2.PoolTimeout)
+# An attempt is not started with less time than this left before the call's deadline: it could only
+# time out, and for a write it would turn "not sent" into "may have been carried out".
+MIN_ATTEMPT_TIME = 0.5
+
+CALL_EXTENSION = "chift_mcp.call"
+
+Sleep = Callable[[float], Awaitable[None]]
+
+
+class Next(enum.Enum):
+    """What to do after an answer or failure worth retrying."""
+
+    RETRY = "retry"  # the policy slept: send again
+    GIVE_UP = "give up"  # retries or budget spent: report the last outcome
+    OUT_OF_TIME = "out of time"  # the wait would pass the call's deadline
+
+
+@dataclass
+class Call:
+    """One logical call (what was asked) and the bookkeeping of its attempts, 401 replay included."""
+
+    method: str
+    path: str
+    rid: str | None  # the X-Chift-Client-RequestId sent (writes only)
+    sent: int = 0  # HTTP requests sent (or tried), the 401 replay included
+    retries: int = 0  # retries taken for 429/5xx/transport failures (not the 401 replay)
+    waited: float = 0.0  # seconds slept between retries
+    maybe_processed: bool = False  # an earlier attempt may have reached Chift and been carried out
+    retry_after: float | None = None  # Retry-After of the last answer, seconds
+    replayed: bool = False  # the auth flow has spent the call's one replay after a 401
+
+
+def call_of(request: httpx2.Request) -> Call | None:
+    """The call ``request`` is an attempt of (the client puts it in the request's extensions, so the
+    auth flow and the event hooks see it)."""
+    call = request.extensions.get(CALL_EXTENSION)
+    return call if isinstance(call, Call) else None
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    max_retries: int = 3
+    budget: float = 30.0  # seconds of waiting between attempts, in all
+    backoff_base: float = 0.5  # the n-th retry waits uniform(0, backoff_base * 2**n)
+    statuses: frozenset[int] = RETRY_STATUSES
+    sleep: Sleep = anyio.sleep
+    jitter: Callable[[float, float], float] = random.uniform
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "max_retries", max(0, self.max_retries))
+        object.__setattr__(self, "budget", max(0.0, self.budget))
+
+    def delay(self, call: Call, retry_after: float | None) -> float | None:
+        """Seconds to wait before the next retry, or None when the retries or the budget are spent."""
+        if call.retries >= self.max_retries:
+            return None
+        if retry_after is not None:
+            wait = retry_after
+        else:  # exponential backoff with full jitter
+            wait = self.jitter(0.0, self.backoff_base * (2**call.retries))
+        if call.waited + wait > self.budget:
+            return None
+        return wait
+
+    async def pause(self, call: Call, retry_after: float | None, time_left: float | None) -> Next:
+        """Sleep before the next retry, unless the retries, the budget or the call's time are spent.
+
+        ``time_left`` is the time until the call's deadline (None: no deadline).
+        """
+        wait = self.delay(call, retry_after)
+        if wait is None:
+            return Next.GIVE_UP
+        if time_left is not None and wait + MIN_ATTEMPT_TIME > time_left:
+            return Next.OUT_OF_TIME
+        call.retries += 1
+        call.waited += wait
+        logger.debug("retry %d in %.2f s", call.retries, wait)
+        await self.sleep(wait)
+        return Next.RETRY
+
+
+def retry_after(resp: httpx2.Response, now: float) -> float | None:
+    """``Retry-After`` in seconds (delta-seconds or HTTP-date, ``now`` being the wall-clock time), or
+    None when absent or unreadable."""
+    value = resp.headers.get("Retry-After", "").strip()
+    if not value:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError):
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        seconds = when.timestamp() - now
+    if not math.isfinite(seconds):
+        return None
+    return max(0.0, seconds)

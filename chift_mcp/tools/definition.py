@@ -1,0 +1,147 @@
+"""What a tool is: :class:`ToolSpec`, frozen data.
+
+A ToolSpec says where it comes from in one field, ``origin``: ``endpoint`` (one Chift operation,
+built by :mod:`chift_mcp.tools.factory`) or a local tool answered in process — ``discovery``
+(find/describe/call), ``search`` (the docs search) or ``code`` (code mode). Which callers see and
+may call it is decided by :mod:`chift_mcp.tools.access` and published by :mod:`chift_mcp.tools.inventory`;
+what calling it does, by :mod:`chift_mcp.calls.registry`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field, replace
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, Literal, Protocol
+
+from chift_mcp.openapi.operations import Operation
+
+if TYPE_CHECKING:
+    from chift_mcp.tools.access import Access
+    from chift_mcp.tools.inventory import View
+    from chift_mcp.tools.result import ToolResult
+
+Origin = Literal["endpoint", "discovery", "search", "code"]
+LOCAL_ORIGINS: tuple[Origin, ...] = ("discovery", "search", "code")
+CONSUMER_ARG = "consumer_id"
+Where = Literal["path", "query", "header", "body", "body_field", "page", "shape"]
+
+ANNOTATIONS: dict[str, dict[str, bool]] = {
+    "get": {"readOnlyHint": True, "destructiveHint": False, "idempotentHint": True, "openWorldHint": True},
+    "create": {
+        "readOnlyHint": False,
+        "destructiveHint": False,
+        "idempotentHint": False,
+        "openWorldHint": True,
+    },
+    "update": {"readOnlyHint": False, "destructiveHint": True, "idempotentHint": True, "openWorldHint": True},
+    "delete": {"readOnlyHint": False, "destructiveHint": True, "idempotentHint": True, "openWorldHint": True},
+}
+
+
+class LocalCall(Protocol):
+    """What a local tool's handler gets besides its arguments: who calls, what they see, and a way to
+    call an endpoint operation through the registry with the same access."""
+
+    @property
+    def access(self) -> Access: ...
+
+    @property
+    def view(self) -> View: ...
+
+    async def call_operation(
+        self, name: str, arguments: Mapping[str, Any], *, max_chars: int | None = None
+    ) -> ToolResult: ...
+
+
+Handler = Callable[[dict[str, Any], LocalCall], Awaitable[Any]]
+
+
+@dataclass(frozen=True)
+class Arg:
+    """Where one tool argument goes in the HTTP request."""
+
+    where: Where
+    wire: str  # the name on the wire (path/query/header parameter or body property)
+
+
+@dataclass(frozen=True)
+class ToolSpec:
+    name: str
+    title: str
+    description: str
+    input_schema: dict[str, Any]
+    annotations: dict[str, Any]
+    domain: str  # the operation's domain; for a local tool, its origin
+    kind: str  # get, create, update, delete; "local" for a local tool
+    origin: Origin = "endpoint"
+    operation: Operation | None = None  # set exactly when origin == "endpoint"
+    args: Mapping[str, Arg] = field(default_factory=dict)
+    paginated: bool = False
+    # A local tool answers in process: ``await handler(arguments, call)`` instead of a Chift request.
+    handler: Handler | None = field(default=None, compare=False)
+
+    @property
+    def local(self) -> bool:
+        return self.origin != "endpoint"
+
+    @property
+    def read_only(self) -> bool:
+        return bool(self.annotations.get("readOnlyHint"))
+
+    @property
+    def consumer_scoped(self) -> bool:
+        return self.operation is not None and self.operation.consumer_scoped
+
+    @cached_property
+    def bound(self) -> ToolSpec:
+        """This tool as a consumer-bound caller sees it: ``consumer_id`` gone from its schema (the
+        registry injects it). Computed once per tool."""
+        if CONSUMER_ARG not in self.input_schema.get("properties", {}):
+            return self
+        schema = dict(self.input_schema)
+        schema["properties"] = {k: v for k, v in schema["properties"].items() if k != CONSUMER_ARG}
+        required = [r for r in schema.get("required", []) if r != CONSUMER_ARG]
+        if required:
+            schema["required"] = required
+        else:
+            schema.pop("required", None)
+        return replace(self, input_schema=schema)
+
+    def __getstate__(self) -> dict[str, Any]:  # the pickled tool cache holds data, not derived copies
+        return {k: v for k, v in self.__dict__.items() if k != "bound"}
+
+
+def local_tool(
+    name: str,
+    *,
+    origin: Origin,
+    title: str,
+    description: str,
+    input_schema: dict[str, Any],
+    handler: Handler,
+    read_only: bool = True,
+    destructive: bool = False,
+    idempotent: bool = True,
+    open_world: bool = False,
+) -> ToolSpec:
+    """A tool answered in process (no Chift endpoint of its own). Settings and the tool mode decide
+    whether it exists; operations it calls on the caller's behalf are checked one by one."""
+    annotations = {
+        "title": title,
+        "readOnlyHint": read_only,
+        "destructiveHint": destructive,
+        "idempotentHint": idempotent,
+        "openWorldHint": open_world,
+    }
+    return ToolSpec(
+        name=name,
+        title=title,
+        description=description,
+        input_schema=input_schema,
+        annotations=annotations,
+        domain=origin,
+        kind="local",
+        origin=origin,
+        handler=handler,
+    )
