@@ -234,6 +234,7 @@ async def test_initialize_one_second_after_an_unanswered_server_discover_is_serv
         )
         called = await pipes.answer()
     assert "2026-07-28" in answers[0]["result"]["supportedVersions"], answers[0]
+    assert answers[0]["result"]["_meta"]["io.modelcontextprotocol/serverInfo"]["name"] == "chift", answers[0]
     assert answers[1]["result"]["protocolVersion"] == "2025-11-25", answers[1]
     assert answers[1]["result"]["serverInfo"]["name"] == "chift"
     assert called["id"] == 2 and len(called["result"]["structuredContent"]["items"]) == 1, called
