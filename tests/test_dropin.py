@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import logging
 from importlib.metadata import entry_points
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -133,3 +134,78 @@ async def test_tools_list_changed_is_advertised_only_where_it_can_reach_the_clie
     assert opened.status_code == 200, opened.text
     tools = answer(opened)["result"]["capabilities"]["tools"]
     assert tools.get("listChanged", False) is list_changed, (options, tools)
+
+
+# ------------------------------------------------------------------ the official default tool set
+
+# The official server's default function config: every domain of its CONNECTION_TYPES × these kinds
+# (chift-mcp-server 0.2.5, constants.py; /work/notes research §N rule 56), and its filters (rules 57-58).
+OFFICIAL_DOMAINS = {"accounting", "pos", "ecommerce", "invoicing", "banking", "payment", "pms", "custom"}
+OFFICIAL_KINDS = {"get", "create", "update", "add"}
+OFFICIAL_SKIPPED_PATHS = ("/syncs", "/integrations", "/webhooks", "/datastores", "/issues", "/datastore")
+# What docs/clients.md tells a migrating user to set for exactly the official default set.
+OFFICIAL_FUNCTION_CONFIG = (
+    '{"accounting": ["get", "create", "update"], "invoicing": ["get", "create", "update"], '
+    '"pos": ["get", "create", "update"], "ecommerce": ["get", "create", "update"], '
+    '"pms": ["get", "create", "update"], "payment": ["get", "create", "update"], '
+    '"banking": ["get", "create", "update"], "consumers": ["get"], "connections": ["get"]}'
+)
+OFFICIAL_EXCLUDE_TOOLS = (
+    "accounting_export_fec,accounting_match_entries,accounting_match_entries_multiple,"
+    "connections_get_transactions,invoicing_post_contacts,invoicing_post_invoices,"
+    "invoicing_post_products,invoicing_upload_document"
+)
+
+
+def official_default_tools() -> set[str]:
+    """The tools the official server lists by default without a consumer id, from the bundled spec
+    (FastMCP's name: the operationId cut at its first "__", slugified, 56 characters at most)."""
+    import re
+
+    from chift_mcp.openapi.spec import load_spec
+
+    names = set()
+    for path, item in load_spec(None).paths.items():
+        if not path.startswith("/consumers") or any(s in path for s in OFFICIAL_SKIPPED_PATHS):
+            continue
+        for method, operation in item.items():
+            if method not in ("get", "post", "put", "patch", "delete"):
+                continue
+            name = re.sub(r"[^a-zA-Z0-9_]+", "_", operation["operationId"].split("__")[0])[:56]
+            parts = name.split("_")
+            if len(parts) >= 3 and (
+                (parts[0] in OFFICIAL_DOMAINS and parts[1] in OFFICIAL_KINDS)
+                or (parts[0] in ("consumers", "connections") and parts[1] == "get")
+            ):
+                names.add(name)
+    return names
+
+
+async def listed(**settings: Any) -> list[Any]:
+    from chift_mcp.app import Runtime
+
+    runtime = Runtime.open(Settings(**settings), offline=True)
+    try:
+        return list(runtime.registry.view(await runtime.access.current()).tools)
+    finally:
+        await runtime.aclose()
+
+
+async def test_the_migration_section_s_numbers_and_config_are_the_computed_ones() -> None:
+    official = official_default_tools()
+    ours = {t.name: t for t in await listed()}
+    extra = [ours[n] for n in sorted(set(ours) - official)]
+    writes = [t.name for t in extra if t.kind != "get"]
+    assert official <= set(ours)  # every official tool, under its own name
+    narrowed = {
+        t.name
+        for t in await listed(function_config=OFFICIAL_FUNCTION_CONFIG, exclude_tools=OFFICIAL_EXCLUDE_TOOLS)
+    }
+    assert narrowed == official
+    page = (Path(__file__).resolve().parents[1] / "docs" / "clients.md").read_text(encoding="utf-8")
+    said = f"{len(ours)} tools where the official default lists {len(official)}: {len(extra)} more, {len(writes)} of them writes"
+    assert said in page, said
+    for name in writes:
+        assert f"`{name}`" in page, name
+    flat = " ".join(page.split())
+    assert OFFICIAL_EXCLUDE_TOOLS in flat and OFFICIAL_FUNCTION_CONFIG.replace('"', '\\"') in flat

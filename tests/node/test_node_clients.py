@@ -22,7 +22,7 @@ import pytest
 from support.http import HttpServerProcess
 
 HERE = Path(__file__).resolve().parent
-PACKAGES = ("@modelcontextprotocol/sdk", "@ai-sdk/mcp")
+PACKAGES = ("@modelcontextprotocol/sdk", "@ai-sdk/mcp", "mcp-remote")
 TOKEN = "cmcp_node_clients_token_00000000000000"
 CLIENTS = ("ts-sdk", "ai-sdk")
 
@@ -43,8 +43,12 @@ if (reason := _missing()) is not None:
     pytest.skip(reason, allow_module_level=True)
 
 
-def drive(client: str, transport: str, target: str, token: str | None = None) -> dict[str, Any]:
+def drive(
+    client: str, transport: str, target: str, token: str | None = None, *, home: Path | None = None
+) -> dict[str, Any]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CHIFT_")}
+    if home is not None:  # mcp-remote keeps its OAuth state in ~/.mcp-auth
+        env["HOME"] = str(home)
     argv = ["node", str(HERE / "drive.mjs"), client, transport, target, *([token] if token else [])]
     done = subprocess.run(argv, cwd=HERE, env=env, capture_output=True, text=True, timeout=120)
     lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
@@ -92,3 +96,23 @@ def test_node_client_over_http_lists_and_calls(client: str, http_url: str) -> No
 def test_node_client_shows_why_a_wrong_token_is_refused(client: str, http_url: str) -> None:
     out = drive(client, "http", http_url, "cmcp_wrong_token_000000000000000000")
     assert not out["ok"] and "401 Unauthorized: unknown token" in out["error"], out
+
+
+def mcp_remote(url: str, token: str) -> str:
+    """Claude Desktop's remote snippet in Chift's docs: the TypeScript SDK's stdio client (as Claude
+    Desktop is) running ``mcp-remote URL --transport http-only --header Authorization:...``."""
+    command = [str(HERE / "node_modules" / ".bin" / "mcp-remote"), url, "--transport", "http-only"]
+    return json.dumps([*command, "--header", f"Authorization:Bearer {token}"])
+
+
+def test_mcp_remote_bridges_stdio_to_the_http_door(http_url: str, tmp_path: Path) -> None:
+    out = drive("ts-sdk", "stdio", mcp_remote(http_url, TOKEN), home=tmp_path)
+    assert out["ok"], out
+    assert out["tools"] > 100 and out["items"] == 2, out
+
+
+def test_mcp_remote_on_a_wrong_token_starts_oauth_and_gives_up(http_url: str, tmp_path: Path) -> None:
+    """On a 401 mcp-remote discovers OAuth, tries to register a client, and dies: this door takes
+    bearer tokens only (docs/clients.md says what to check)."""
+    out = drive("ts-sdk", "stdio", mcp_remote(http_url, "cmcp_wrong_token_000000000000000000"), home=tmp_path)
+    assert not out["ok"], out
