@@ -228,3 +228,13 @@ def test_scope_filters_by_config_read_only_consumer_and_connections(tools: list[
     narrowed = Access.of(config, consumer_id="c1", active_domains=frozenset({"pos"}))
     assert "no active accounting connection" in (narrowed.refusal(by_name["accounting_get_clients"]) or "")
     assert narrowed.allows(by_name["connections_get_connections"])
+
+
+def test_a_function_config_copied_from_the_official_server_starts(caplog: pytest.LogCaptureFixture) -> None:
+    """The official server's default config names a `custom` domain the spec has no operation in:
+    accepted and ignored with a warning, so a config copied from its README starts here too."""
+    from chift_mcp.tools.access import parse_function_config
+
+    config = parse_function_config('{"accounting": ["get", "add"], "custom": ["get", "create"]}')
+    assert config == {"accounting": frozenset({"get", "create"})}
+    assert "custom" in caplog.text

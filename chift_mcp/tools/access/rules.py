@@ -11,6 +11,7 @@ on: the inventory caches one view per key.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -38,6 +39,12 @@ DEFAULT_FUNCTION_CONFIG: dict[str, tuple[str, ...]] = {
 }
 
 
+# Domains of the official server's default function config with no operation in the spec.
+OFFICIAL_ONLY_DOMAINS = frozenset({"custom"})
+
+logger = logging.getLogger(__name__)
+
+
 def parse_function_config(raw: str | Mapping[str, Any] | None) -> dict[str, frozenset[str]]:
     """Parse and validate a function config: JSON text, a path to a JSON file, or a mapping."""
     if raw is None or (isinstance(raw, str) and not raw.strip()):
@@ -62,6 +69,11 @@ def parse_function_config(raw: str | Mapping[str, Any] | None) -> dict[str, froz
     config: dict[str, frozenset[str]] = {}
     for domain, kinds in data.items():
         domain = "ecommerce" if domain == "commerce" else domain
+        if domain in OFFICIAL_ONLY_DOMAINS:
+            # The official server's default config names it; the spec has no operation in it. Be
+            # liberal: a config copied from the official server's README starts here too.
+            logger.warning("CHIFT_FUNCTION_CONFIG: %r has no operations in Chift's spec; ignored", domain)
+            continue
         if domain not in DOMAINS:
             raise ConfigError(
                 f"CHIFT_FUNCTION_CONFIG: unknown domain {domain!r}; valid domains: {', '.join(DOMAINS)}"
