@@ -28,9 +28,11 @@ import contextlib
 import contextvars
 import importlib.metadata
 import logging
+import re
 import sys
 import time
 import uuid
+from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -41,9 +43,11 @@ from pydantic_core import from_json
 from chift_mcp.chift import failures as failure
 from chift_mcp.chift.auth import TOKEN_PATH, ApiKeyAuth, ChiftAuth, PassThroughAuth
 from chift_mcp.chift.hints import TOKEN_FIELD_VARS
+from chift_mcp.chift.ratelimit import is_daily_limit
 from chift_mcp.chift.retry import (
     CALL_EXTENSION,
     MIN_ATTEMPT_TIME,
+    NO_RETRY_CODES,
     NOT_SENT,
     TRANSPORT_RETRY,
     Call,
@@ -73,6 +77,10 @@ CALL_DEADLINE: contextvars.ContextVar[float | None] = contextvars.ContextVar(
 IDEMPOTENCY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 REQUEST_ID_HEADER = "X-Chift-Client-RequestId"
 FORCE_REFRESH_HEADER = "x-chift-force-refresh"
+# Chift caches GET answers for at most this long (docs.chift.eu developer-guides/advanced/caching).
+CHIFT_CACHE_SECONDS = 300.0
+MAX_WRITERS = 4096  # consumers whose last write is remembered (least recently written dropped)
+_CONSUMER_PATH = re.compile(r"^/consumers/([^/?#]+)")
 _STARTED = "chift_mcp.started"  # request extension: time.perf_counter() when it was sent
 
 
@@ -116,8 +124,9 @@ class ChiftClient:
         marketplace_id: str | None = None,
         env_id: str | None = None,
         auth: ChiftAuth | None = None,
-        timeout: float = 30.0,
+        timeout: float = 60.0,
         connect_timeout: float = 10.0,
+        cache_window: float = CHIFT_CACHE_SECONDS,
         max_retries: int = 3,
         retry_budget: float = 30.0,
         transport: httpx2.AsyncBaseTransport | None = None,
@@ -156,6 +165,8 @@ class ChiftClient:
         )
         self._timeout = timeout
         self._connect_timeout = connect_timeout
+        self._cache_window = cache_window
+        self._writes: OrderedDict[str, float] = OrderedDict()  # consumer -> monotonic time of its last write
         self._clock = clock
         self._monotonic = monotonic
         self._http_args: dict[str, Any] = {
@@ -240,7 +251,9 @@ class ChiftClient:
         unless ``writes=False``: a POST that only reads) carry ``X-Chift-Client-RequestId:
         request_id`` (a new uuid4 when None), the same on every retry, and their errors say how to
         check whether a lost answer's write went through. ``force_refresh`` asks Chift to bypass its
-        5-minute GET cache. Raises an ``UpstreamError``.
+        5-minute GET cache; a GET on a consumer this client sent a write for within the cache window
+        asks for it anyway (read-your-writes), except with a ``cursor`` (Chift: not compatible).
+        Raises an ``UpstreamError``.
         """
         method = method.upper()
         if not path.startswith("/") or path.startswith("//"):
@@ -255,6 +268,12 @@ class ChiftClient:
                     "The client request id must be at most 255 printable ASCII characters.",
                     field="request_id",
                 )
+        consumer = _CONSUMER_PATH.match(path)
+        if consumer is not None:
+            if writes:
+                self._wrote(consumer.group(1))
+            elif method == "GET" and not (params and params.get("cursor") is not None):
+                force_refresh = force_refresh or self.wrote_recently(consumer.group(1))
         base = httpx2.Headers(headers or {})
         if force_refresh:
             base[FORCE_REFRESH_HEADER] = "true"
@@ -274,6 +293,19 @@ class ChiftClient:
         except UpstreamError as exc:  # the one way out for failures: scrubbed
             self._scrub.error(exc)
             raise
+
+    def _wrote(self, consumer: str) -> None:
+        """Remember that a write for ``consumer`` is being sent (lost or not, it may change the data)."""
+        self._writes[consumer] = self._monotonic()
+        self._writes.move_to_end(consumer)
+        while len(self._writes) > MAX_WRITERS:
+            self._writes.popitem(last=False)
+
+    def wrote_recently(self, consumer: str) -> bool:
+        """Whether a write for ``consumer`` was sent within Chift's cache window: its GETs then bypass
+        the cache, so what was written is read back."""
+        at = self._writes.get(consumer)
+        return at is not None and self._monotonic() - at < self._cache_window
 
     async def _post_token(self, body: dict[str, str]) -> httpx2.Response:
         """``POST /token`` (for :class:`ApiKeyAuth`): the 2xx answer, or the error for a refusal."""
@@ -327,6 +359,10 @@ class ChiftClient:
                 )
                 if isinstance(exc, httpx2.TimeoutException) and left is not None and left < configured:
                     raise failure.out_of_time(call, self.base_url) from None  # the deadline cut it short
+                if isinstance(exc, httpx2.ReadTimeout) and call.rid:  # Chift is likely still at it
+                    raise failure.unreachable(
+                        exc, call, self.base_url, timeout=self._timeout, connect_timeout=self._connect_timeout
+                    ) from None
                 verdict = await self._retry.pause(call, None, self._time_left())
                 if verdict is Next.RETRY:
                     continue
@@ -346,6 +382,8 @@ class ChiftClient:
             if resp.status_code >= 500:
                 call.maybe_processed = True
             call.retry_after = retry_after(resp, self._clock())
+            if not _worth_retrying(resp, call.retry_after):
+                return resp
             verdict = await self._retry.pause(call, call.retry_after, self._time_left())
             if verdict is Next.RETRY:
                 continue
@@ -395,7 +433,23 @@ class ChiftClient:
         raise failure.unreadable_answer(resp, call)
 
     def _error(self, resp: httpx2.Response, call: Call) -> UpstreamError:
-        return failure.api_error(resp, call, self._scrub, caller_token=self._auth.caller_token)
+        return failure.api_error(
+            resp, call, self._scrub, caller_token=self._auth.caller_token, now=self._clock()
+        )
+
+
+def _worth_retrying(resp: httpx2.Response, wait: float | None) -> bool:
+    """Whether a 429/5xx answer is worth another attempt by Chift's error table: not a configuration
+    error, and a 429 only when Chift asks for a wait (it retried the connector ~31 s already) and
+    never a daily limit."""
+    body = failure.json_or_none(resp)
+    code = body.get("error_code") if isinstance(body, dict) else None
+    if code in NO_RETRY_CODES:
+        return False
+    if resp.status_code == 429:
+        message = body.get("message") if isinstance(body, dict) else None
+        return wait is not None and not is_daily_limit(429, code, message if isinstance(message, str) else "")
+    return True
 
 
 def passthrough_client(
@@ -414,4 +468,5 @@ def transport_args(settings: Settings) -> dict[str, Any]:
         "connect_timeout": settings.connect_timeout,
         "max_retries": settings.max_retries,
         "retry_budget": settings.retry_budget,
+        "cache_window": settings.cache_window,
     }
