@@ -102,6 +102,9 @@ class Access:
     include: frozenset[str] | None = None
     exclude: frozenset[str] = frozenset()
     mode: str = "tools"
+    # Unified domains in which the bound consumer has several active connections: their tools take
+    # connection_id (Chift needs X-Chift-Connectionid to tell them apart).
+    shared_domains: frozenset[str] = frozenset()
 
     @classmethod
     def of(
@@ -114,6 +117,7 @@ class Access:
         include: Iterable[str] | None = None,
         exclude: Iterable[str] = (),
         mode: str = "tools",
+        shared_domains: Iterable[str] = (),
     ) -> Access:
         return cls(
             tuple(sorted(function_config.items())),
@@ -123,6 +127,7 @@ class Access:
             frozenset(include) if include is not None else None,
             frozenset(exclude),
             mode,
+            frozenset(shared_domains),
         )
 
     def with_mode(self, mode: str) -> Access:
@@ -161,7 +166,7 @@ class Access:
         if read_only and not self.read_only:
             changes["read_only"] = True
         if consumer_id is not None and self.consumer_id is None:
-            changes.update(consumer_id=consumer_id, active_domains=None)
+            changes.update(consumer_id=consumer_id, active_domains=None, shared_domains=frozenset())
         if mode is not None and mode != self.mode:
             changes["mode"] = mode
         return replace(self, **changes) if changes else self
