@@ -104,6 +104,10 @@ CODE_HINTS: dict[str, str] = {
     ),
     "ERROR_UNKNOWN": "Chift reports an unknown error (not the arguments): " + _REPORT,
 }
+FOLDER_MISSING = (
+    "This connection has several folders (companies) and the call must name one: call "
+    "accounting_get_folders and pass the id of a folder with selected=true as folder_id."
+)
 # Codes that are configuration, whatever their status: never retried (retry.NO_RETRY_CODES for 5xx).
 SERVER_SIDE_400 = frozenset(
     {"ERROR_INTERNAL_ERROR", "ERROR_UNEXPECTED", "ERROR_TECHNICAL_MAPPING", "ERROR_UNKNOWN"}
@@ -201,6 +205,13 @@ def _daily_hint(s: Situation) -> str:
     )
 
 
+def _folder_missing(s: Situation) -> bool:
+    """A refusal about folder_id (a multi-folder connection called without one: Chift's wording for
+    that is undocumented, so the field or the message naming the folder is what is matched)."""
+    named = any(f.startswith("folder_id") for f in s.fields) or "folder" in s.message.lower()
+    return s.status in (400, 422) and named
+
+
 def _const(text: str) -> Callable[[Situation], str]:
     return lambda s: text
 
@@ -246,6 +257,7 @@ RULES: tuple[Rule, ...] = (
         lambda s: CODE_HINTS[s.code or ""],
         retryable=lambda s: (s.status in RETRY_STATUSES or s.status >= 500) and s.code not in NO_RETRY_CODES,
     ),
+    Rule(_folder_missing, _const(FOLDER_MISSING)),
     Rule(
         lambda s: s.status in (400, 422) and bool(s.fields),
         lambda s: "Fix these arguments and call again: " + "; ".join(s.fields) + ".",
