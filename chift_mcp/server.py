@@ -52,9 +52,8 @@ SHARED_ARGUMENTS = (
 # Chift's contract in two sentences (docs.chift.eu developer-guides/advanced/caching and
 # developer-guides/implementation/connections): how this server keeps reads fresh, and the one choice left to the agent.
 CHIFT_RULES = (
-    "Chift caches reads up to 5 minutes; this server bypasses that cache for a consumer's reads within 5 minutes "
-    "of a write to it, so what you write reads back. When a consumer has several active connections for one API, "
-    "that API's tools take connection_id. "
+    "Reads of a consumer within 5 minutes of a write to it bypass Chift's 5-minute cache, so writes read back. "
+    "A consumer with several connections on one API needs connection_id on that API's tools. "
 )
 
 INSTRUCTIONS = {
