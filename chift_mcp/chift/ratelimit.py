@@ -4,9 +4,9 @@ Chift retries a connector's short-term limit itself, up to 5 times with 1, 2, 4,
 attempts, before it answers 429 ``ERROR_RATE_LIMIT``; a daily limit is not retried and "a clear error
 specifying the type of rate limit, and the remaining time before it resets" comes back at once
 (docs.chift.eu developer-guides/rate-limits). The wording and the format of that time are not
-documented, so :func:`reset_in` reads the forms a message is likely to use: an ISO 8601 instant, a
-clock duration (``03:20:00``), or amounts of hours, minutes and seconds (``3 hours 20 minutes``,
-``12000 seconds``, ``3h20m``).
+documented, so :func:`reset_in` reads the forms a message is likely to use, the time left first:
+amounts of hours, minutes and seconds (``3 hours 20 minutes``, ``3 h 20 min``, ``12000 seconds``),
+a clock duration (``03:20:00``), else an ISO 8601 instant.
 """
 
 from __future__ import annotations
@@ -36,23 +36,24 @@ def reset_in(message: str, now: float) -> float | None:
     """Seconds until the limit in ``message`` resets (``now``: epoch seconds), or None if it says not."""
     tail = message[message.lower().find("reset") :] if "reset" in message.lower() else message
     instant = _INSTANT.search(tail)
+    rest = _INSTANT.sub(" ", tail)
+    # The time left first (what the docs say the message gives), then a clock duration, then an instant.
+    amounts = _AMOUNT.findall(rest)
+    if amounts:
+        return sum(float(n) * _UNIT[unit[0].lower()] for n, unit in amounts)
+    clock = _CLOCK.search(rest)
+    if clock:
+        h, m, s = (int(g) for g in clock.groups())
+        return float(h * 3600 + m * 60 + s)
     if instant:
         text = instant.group(0).replace(" ", "T").replace("Z", "+00:00")
         try:
             when = datetime.fromisoformat(text)
         except ValueError:
-            when = None
-        if when is not None:
-            if when.tzinfo is None:
-                when = when.replace(tzinfo=UTC)
-            return max(0.0, when.timestamp() - now)
-    clock = _CLOCK.search(tail)
-    if clock:
-        h, m, s = (int(g) for g in clock.groups())
-        return float(h * 3600 + m * 60 + s)
-    amounts = _AMOUNT.findall(tail)
-    if amounts:
-        return sum(float(n) * _UNIT[unit[0].lower()] for n, unit in amounts)
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        return max(0.0, when.timestamp() - now)
     return None
 
 

@@ -180,6 +180,12 @@ async def test_a_429_with_retry_after_is_retried_after_that_wait() -> None:
         ("The daily limit has been reached; it will reset in 03:20:00", 12000),
         ("Daily quota reached, resets at 2030-03-17T21:06:40Z", 12000),
         ("Rate limit per day reached. Reset in 12000 seconds", 12000),
+        # the sandbox's wording (invented): the time left wins over an instant on another clock
+        (
+            "The daily rate limit of this connector (Odoo) has been reached. It resets in 3 h 20 min, at "
+            "2031-01-01T00:00:00Z. Please try again later.",
+            12000,
+        ),
     ],
 )
 async def test_a_daily_limit_is_not_retried_and_says_when_it_resets(message: str, seconds: int) -> None:
