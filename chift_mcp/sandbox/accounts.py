@@ -80,7 +80,6 @@ class AccountRoutes:
         }
         self.state.consumers[ident] = record
         self.state.connections[ident] = []
-        self.state.version += 1
         self.state.created_counts["consumers"] += 1
         return call.info.status, self._consumer_view(self._schema(call), record), ident
 
@@ -91,20 +90,19 @@ class AccountRoutes:
     def _consumer_update(self, call: Call) -> tuple[int, Any, str | None]:
         record = self.state.consumers[str(call.consumer_id)]
         record.update({k: v for k, v in (call.body or {}).items() if v is not None and k in record})
-        self.state.version += 1
         return call.info.status, self._consumer_view(self._schema(call), record), None
 
     def _consumer_delete(self, call: Call) -> tuple[int, Any, str | None]:
         self.state.consumers.pop(str(call.consumer_id), None)
-        self.state.connections.pop(str(call.consumer_id), None)
-        self.state.version += 1
+        for conn in self.state.connections.pop(str(call.consumer_id), []):
+            self.state.setups.pop(conn["connectionid"], None)
         return 204, None, None
 
     def _find_connection(self, consumer_id: str, connection_id: str) -> dict[str, Any]:
         for conn in self.state.connections.get(consumer_id, []):
             if conn["connectionid"] == connection_id:
                 return conn
-        raise ApiError(404, errors.CONNECTION_NOT_FOUND, "The connection does not exist")
+        raise ApiError(404, None, errors.CONNECTION_MISSING)
 
     def _connections_list(self, call: Call) -> tuple[int, Any, str | None]:
         schema = self._schema(call)
@@ -137,9 +135,17 @@ class AccountRoutes:
         if integrationid is not None and body.get("credentials"):
             api = next((a for a, (_, iid) in DEFAULT_INTEGRATIONS.items() if iid == integrationid), None)
             if api is not None:
+                if any(c["integrationid"] == integrationid for c in self.state.connections[consumer_id]):
+                    raise ApiError(  # spec example of connections_create_connection
+                        400,
+                        None,
+                        f"There is already an active connection for the integrationid {integrationid}. "
+                        "Only one can be created for each consumer for each integrationid.",
+                    )
                 integration = DEFAULT_INTEGRATIONS[api][0]
                 created = str(uuid.uuid4())
-                self.state.connections.setdefault(consumer_id, []).append(
+                self.state.add_connection(
+                    consumer_id,
                     {
                         "connectionid": created,
                         "name": body.get("name") or f"{integration} ({api})",
@@ -150,9 +156,8 @@ class AccountRoutes:
                         "status": "active",
                         "agent": None,
                         "datalayer": None,
-                    }
+                    },
                 )
-                self.state.version += 1
         return call.info.status, self._link(consumer_id, created), created
 
     def _connection_update(self, call: Call) -> tuple[int, Any, str | None]:
@@ -160,14 +165,13 @@ class AccountRoutes:
         body = call.body if isinstance(call.body, dict) else {}
         if body.get("name"):
             conn["name"] = body["name"]
-            self.state.version += 1
         return call.info.status, self._link(str(call.consumer_id), conn["connectionid"]), None
 
     def _connection_delete(self, call: Call) -> tuple[int, Any, str | None]:
         consumer_id = str(call.consumer_id)
         conn = self._find_connection(consumer_id, str(call.path.get("connectionid")))
         self.state.connections[consumer_id].remove(conn)
-        self.state.version += 1
+        self.state.setups.pop(conn["connectionid"], None)
         return 204, None, None
 
     def _transaction_lookup(self, call: Call) -> tuple[int, Any, str | None]:
@@ -180,5 +184,5 @@ class AccountRoutes:
             or found.consumer_id != consumer_id
             or (found.connection_id is not None and found.connection_id != connection_id)
         ):
-            raise ApiError(404, errors.TRANSACTION_NOT_FOUND, "The specified transaction could not be found")
+            raise ApiError(404, None, errors.TRANSACTION_MISSING)
         return call.info.status, found.lookup(), None

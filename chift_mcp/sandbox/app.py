@@ -1,8 +1,12 @@
 """The Starlette app: the request pipeline around the engine, and the ``/_sandbox`` admin routes.
 
-Pipeline for every API request: route match -> bearer token -> faults (latency, status) ->
-idempotency (``X-Chift-Client-RequestId``) -> validation and handling (``engine``) -> lost-response and
-malformed-JSON faults -> request log and stats.
+Pipeline for every API request: route match -> bearer token -> faults (latency, status, Chift's
+rate-limit retries) -> idempotency (``X-Chift-Client-RequestId``) -> validation, connection, folder,
+cache and handling (``engine``) -> lost-response and malformed-JSON faults -> request log and stats.
+
+``GET /openapi.json`` serves the spec the sandbox was built from, without authentication, as Chift
+does (docs ``developer-guides/sdk``: "OpenAPI file: https://api.chift.eu/openapi.json"; the official
+MCP server and Chift's CLI read it at start-up).
 """
 
 from __future__ import annotations
@@ -40,6 +44,7 @@ class Sandbox:
     def __init__(self, spec: Spec, config: SandboxConfig) -> None:
         self.state = SandboxState(config)
         self.engine = Engine(spec, self.state)
+        self._openapi: bytes | None = None
 
     @property
     def router(self) -> Router:
@@ -67,9 +72,12 @@ class Sandbox:
             outcome = await self._dispatch(request, entry)
         except Exception:
             logger.exception("sandbox error on %s %s", request.method, request.url.path)
-            outcome = Outcome(500, dumps(error_body(errors.INTERNAL, "Internal server error")), False)
+            # Chift answers its own internal errors 400 ERROR_INTERNAL_ERROR (docs "Errors"), not 500.
+            message = "Internal server error. This is often linked to a technical error."
+            outcome = Outcome(400, dumps(error_body(errors.INTERNAL, message)), False)
         entry["status"] = outcome.status
         entry["processed"] = outcome.processed
+        entry["connection_id"] = outcome.connection_id
         entry["duration_ms"] = round((time.perf_counter() - started) * 1000, 3)
         state.record(entry, epoch)
         media_type = "application/json" if outcome.body is not None else None
@@ -126,11 +134,19 @@ class Sandbox:
             delay = state.config.latency + triggered.latency
             if delay > 0:
                 await state.clock.sleep(delay)
-            if action is not None and action.kind == "status":
+            if action is not None and action.kind == "rate_limit" and action.window == "short":
+                # Chift's own retries on the connector's limit: 1, 2, 4, 8, 16 s (docs "Rate limits").
+                await state.clock.sleep(action.holds * state.config.backoff_scale)
+            if action is not None and action.bare and action.kind == "status":
+                outcome = Outcome(
+                    500, b"Internal Server Error", False, headers={"Content-Type": "text/plain"}
+                )
+            elif action is not None and (action.kind == "status" or action.exhausts_retries):
                 outcome = Outcome(
                     action.status or 503, dumps(action.error_body()), False, headers=_retry_after(action)
                 )
             else:
+                daily = action if action is not None and action.window == "daily" else None
                 raw = await request.body()
                 if token_endpoint:
                     outcome = self._token(operation, raw_path, raw)
@@ -143,7 +159,7 @@ class Sandbox:
                         request.headers,
                         raw,
                         path,
-                        use_cache=request_id is None,
+                        daily,
                     )
             if transaction is not None:
                 transaction.status_code = outcome.status
@@ -155,6 +171,10 @@ class Sandbox:
                 transaction.in_process = False
         if outcome.processed and method in WRITE_METHODS and not token_endpoint:
             state.processed_writes[operation.id] += 1
+        if action is not None and action.kind == "drop_after_processing" and action.bare:
+            return Outcome(
+                500, b"Internal Server Error", outcome.processed, headers={"Content-Type": "text/plain"}
+            )
         if action is not None and action.kind == "drop_after_processing":
             return Outcome(
                 action.status or 502,
@@ -209,9 +229,7 @@ class Sandbox:
             return Outcome(401, dumps(error_body(errors.AUTHENTICATION, message)), False)
         consumer = data.get("consumerId")
         if consumer is not None and consumer not in self.state.consumers:
-            return Outcome(
-                404, dumps(error_body(errors.CONSUMER_NOT_FOUND, "The consumer does not exist")), False
-            )
+            return Outcome(404, dumps(error_body(None, errors.CONSUMER_MISSING)), False)
         return Outcome(200, dumps(self.state.issue_token(str(data["clientId"]))), True)
 
     # -- admin --------------------------------------------------------------------------------------
@@ -264,15 +282,40 @@ class Sandbox:
         return JSONResponse(self.state.transactions_json())
 
     async def clock(self, request: Request) -> Response:
+        """``{"advance": seconds}`` and/or ``{"backoff_scale": x}`` (Chift's rate-limit waits times x)."""
         try:
             data = await request.json()
-            seconds = float(data["advance"])
-        except (ValueError, KeyError, TypeError):
-            return JSONResponse(
-                error_body(errors.INVALID_BODY, 'expected {"advance": seconds}'), status_code=422
-            )
+            seconds = float(data.get("advance", 0))
+            scale = float(data.get("backoff_scale", self.state.config.backoff_scale))
+            if seconds < 0 or scale < 0 or not {"advance", "backoff_scale"} & set(data):
+                raise ValueError
+        except (ValueError, KeyError, TypeError, AttributeError):
+            message = 'expected {"advance": seconds} and/or {"backoff_scale": factor}, both >= 0'
+            return JSONResponse(error_body(errors.INVALID_BODY, message), status_code=422)
+        self.state.config.backoff_scale = scale
         self.state.advance_clock(seconds)
-        return JSONResponse({"now": self.state.now()})
+        return JSONResponse({"now": self.state.now(), "backoff_scale": scale})
+
+    async def cache(self, request: Request) -> Response:
+        """``DELETE``: empty Chift's GET cache; ``POST {"ttl": seconds}``: its lifetime (0 = off)."""
+        cache = self.state.cache
+        if request.method == "POST":
+            try:
+                ttl = float((await request.json())["ttl"])
+                if ttl < 0:
+                    raise ValueError
+            except (ValueError, KeyError, TypeError):
+                return JSONResponse(error_body(errors.INVALID_BODY, 'expected {"ttl": seconds >= 0}'), status_code=422)
+            cache.ttl = ttl
+        count = len(cache)
+        cache.clear()
+        return JSONResponse({"cleared": count, "ttl": cache.ttl})
+
+    async def openapi(self, request: Request) -> Response:
+        del request
+        if self._openapi is None:
+            self._openapi = dumps(self.engine.spec.document)
+        return Response(self._openapi, media_type="application/json")
 
     async def health(self, request: Request) -> Response:
         del request
@@ -296,7 +339,9 @@ def build_app(spec: Spec | None = None, config: SandboxConfig | None = None) -> 
         StarletteRoute("/_sandbox/stats", sandbox.stats, methods=["GET"]),
         StarletteRoute("/_sandbox/transactions", sandbox.transactions, methods=["GET"]),
         StarletteRoute("/_sandbox/clock", sandbox.clock, methods=["POST"]),
+        StarletteRoute("/_sandbox/cache", sandbox.cache, methods=["POST", "DELETE"]),
         StarletteRoute("/_sandbox/health", sandbox.health, methods=["GET"]),
+        StarletteRoute("/openapi.json", sandbox.openapi, methods=["GET"]),
         StarletteRoute("/{path:path}", sandbox.api, methods=ALL_METHODS),
     ]
     app = Starlette(routes=routes)

@@ -11,6 +11,7 @@ object's amounts and dates agree.
 
 from __future__ import annotations
 
+import copy
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -119,6 +120,15 @@ class DataGenerator:
         item = self._item(key)
         fallback = self._value(schema, item, "$", "", "", 0, None)
         return self._conform(schema, value, fallback, item, "$")
+
+    def stored(self, schema: Any, value: Any, key: str) -> Any:
+        """``value`` as a connector gives back what it stored: reshaped to ``schema`` without inventing.
+
+        A field the client did not send is the schema's default, else null when it may be, else left
+        out; only a required field that cannot be null is made up (the server's part: ids, numbers).
+        A value that does not fit the answer's schema is replaced by a generated one."""
+        item = self._item(key)
+        return self._stored(schema, value, item, "$", 0)
 
     def uuid(self, key: str) -> str:
         return str(uuid.UUID(int=digest(f"{self.seed}|uuid|{key}") & ((1 << 128) - 1), version=4))
@@ -258,6 +268,56 @@ class DataGenerator:
             if first_error(schema, fitted) is None:
                 return fitted
         return _fit_length(schema, "A1")
+
+    # -- storing ------------------------------------------------------------------------------------
+
+    def _stored(self, schema: Any, value: Any, key: _Item, path: str, depth: int) -> Any:
+        if not isinstance(schema, dict) or not schema:
+            return value
+        branches = schema.get("anyOf") or schema.get("oneOf")
+        if branches:
+            if value is None and is_valid(schema, None):
+                return None
+            kind = _kind_of(value)
+            for branch in branches:
+                if (
+                    isinstance(branch, dict)
+                    and branch.get("type") != "null"
+                    and _branch_accepts_kind(branch, kind)
+                ):
+                    fitted = self._stored(branch, value, key, path, depth)
+                    if is_valid(branch, fitted):
+                        return fitted
+            return self._value(schema, key, path, "", "", depth, None)
+        props = schema.get("properties")
+        if props and isinstance(value, dict):
+            required = set(schema.get("required") or ())
+            title = str(schema.get("title") or "")
+            out: dict[str, Any] = {}
+            for prop, sub in props.items():
+                where = f"{path}.{prop}"
+                if prop in value:
+                    out[prop] = self._stored(sub, value[prop], key, where, depth + 1)
+                elif isinstance(sub, dict) and "default" in sub:
+                    out[prop] = copy.deepcopy(sub["default"])
+                elif is_valid(sub, None):
+                    out[prop] = None
+                elif prop in required:
+                    out[prop] = self._value(sub, key, where, prop, title, depth + 1, None)
+            return (
+                out
+                if is_valid(schema, out)
+                else self._conform(
+                    schema, value, self._value(schema, key, path, "", "", depth, None), key, path
+                )
+            )
+        if isinstance(schema.get("items"), dict) and isinstance(value, list):
+            stored_list = [
+                self._stored(schema["items"], v, key, f"{path}[{i}]", depth + 1) for i, v in enumerate(value)
+            ]
+            if is_valid(schema, stored_list):
+                return stored_list
+        return value if is_valid(schema, value) else self._value(schema, key, path, "", "", depth, None)
 
     # -- conforming ---------------------------------------------------------------------------------
 

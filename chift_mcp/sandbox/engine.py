@@ -1,9 +1,10 @@
-"""Answer one spec operation: validate, check consumer and connection, then read, create or update.
+"""Answer one spec operation: validate, check consumer, connection and folder (``scope``), Chift's
+daily rate limit, the GET cache (``cache``), then read, create or update.
 
 Per-operation data (validator, resolved response schema, resource role) is compiled from its
 ``chift_mcp.openapi.operations.Operation`` on first use and kept. The stored resources are ``store``'s;
-consumers and connections are ``accounts``'s; every other operation answers with generated data.
-GET answers are cached by (path, query, state versions), so a hot route costs a dict lookup.
+consumers and connections are ``accounts``'s; folders are the connection's (``scope``); every other
+operation answers with generated data.
 """
 
 from __future__ import annotations
@@ -11,26 +12,29 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from typing import Any
 
 from chift_mcp.openapi.operations import Operation
 from chift_mcp.openapi.spec import Spec
 from chift_mcp.sandbox import errors
-from chift_mcp.sandbox.accounts import TRANSACTION_LOOKUP, AccountRoutes
+from chift_mcp.sandbox.accounts import AccountRoutes
+from chift_mcp.sandbox.cache import cache_key, force_refresh
 from chift_mcp.sandbox.config import connection_api
 from chift_mcp.sandbox.data import DataGenerator
 from chift_mcp.sandbox.errors import ApiError, dumps
 from chift_mcp.sandbox.fakes import digest
+from chift_mcp.sandbox.faults import Fault
 from chift_mcp.sandbox.resources import Resource, roles
 from chift_mcp.sandbox.routing import Router
 from chift_mcp.sandbox.schema_check import is_valid
-from chift_mcp.sandbox.state import SandboxState
+from chift_mcp.sandbox.scope import FOLDER_GET, FOLDER_LIST, choose_connection, choose_folder
+from chift_mcp.sandbox.state import SandboxState, iso_utc
 from chift_mcp.sandbox.store import ResourceStore, explicit_filters, overlay, page
 from chift_mcp.sandbox.validation import Invalid, RequestValidator
 
 PAGE_KEYS = frozenset({"items", "total", "page", "size"})
-UNCACHED = frozenset({TRANSACTION_LOOKUP})  # answers that depend on state outside the cache key
 MAX_GENERATED_TOTAL = 137
 
 
@@ -73,6 +77,7 @@ class Call:
     path_str: str
     consumer_id: str | None
     connection: dict[str, Any] | None
+    scope: str = ""  # whose data: the consumer's, a connection's or a folder's (scope.py)
 
 
 Handler = Callable[[Call], tuple[int, Any, str | None]]
@@ -85,8 +90,12 @@ class Engine:
         self.gen = DataGenerator(state.config.seed)
         self._info: dict[str, Compiled] = {}
         self._roles = roles()
-        self.store = ResourceStore(state, self.gen, lambda operation_id: self.router.by_id[operation_id])
+        self.store = ResourceStore(
+            spec, state, self.gen, lambda operation_id: self.router.by_id[operation_id]
+        )
         self._special: dict[str, Handler] = AccountRoutes(state, self.gen).handlers()
+        self._special[FOLDER_LIST] = self._folders
+        self._special[FOLDER_GET] = self._folder
 
     @cached_property
     def router(self) -> Router:
@@ -131,53 +140,36 @@ class Engine:
         headers: Mapping[str, str],
         body: bytes,
         path_str: str,
-        use_cache: bool,
+        daily_limit: Fault | None = None,
     ) -> Outcome:
+        """Answer one request; ``daily_limit``: a daily rate-limit fault that hit it (faults.py)."""
         info = self.info(operation)
-        cache_key: tuple[Any, ...] | None = None
-        if use_cache and operation.method == "GET" and operation.id not in UNCACHED:
-            consumer = raw_path.get("consumer_id", "")
-            cache_key = (
-                path_str,
-                query_string,
-                headers.get("x-chift-connectionid"),
-                headers.get("x-chift-integrationid"),
-                self.state.version,
-                self.state.resource_versions[(consumer, info.resource.name)] if info.resource else 0,
-            )
-            cached = self.state.cache.get(cache_key)
-            if cached is not None:
-                self.state.cache_hits += 1
-                status, payload = cached
-                return Outcome(status, payload, status < 400, consumer or None)
-        outcome = self._run(operation, info, raw_path, query, headers, body, path_str)
-        if cache_key is not None and outcome.status != 500:
-            self.state.cache.put(cache_key, (outcome.status, outcome.body or b""))
-        return outcome
-
-    def _run(
-        self,
-        operation: Operation,
-        info: Compiled,
-        raw_path: dict[str, str],
-        query: Mapping[str, str],
-        headers: Mapping[str, str],
-        body: bytes,
-        path_str: str,
-    ) -> Outcome:
+        state = self.state
         consumer_id = raw_path.get("consumer_id")
         connection_id = None
+        key = None
         try:
             checked = info.validator.validate(raw_path, query, headers, body)
             if isinstance(checked, Invalid):
                 raise ApiError(422, checked.error_code, checked.message, checked.detail)
             connection = None
+            scope = consumer_id or ""
             if consumer_id is not None and operation.consumer_scoped:
-                if consumer_id not in self.state.consumers:
-                    raise ApiError(404, errors.CONSUMER_NOT_FOUND, "The consumer does not exist")
+                if consumer_id not in state.consumers:
+                    raise ApiError(404, None, errors.CONSUMER_MISSING)
                 if info.api:
-                    connection = self._connection(consumer_id, info.api, headers)
+                    connection = choose_connection(state.connections.get(consumer_id, []), info.api, headers)
                     connection_id = connection["connectionid"]
+                    setup = state.setups[connection_id]
+                    scope = setup.scope
+                    if info.api == "Accounting":
+                        scope = choose_folder(setup, operation.id, checked.path, checked.query)
+            self._rate_limit(connection, daily_limit)
+            if operation.method == "GET" and connection is not None and state.cache.enabled:
+                key = cache_key(str(consumer_id), str(connection_id), path_str, query_string)
+                hit = None if force_refresh(headers) else state.cache.get(key)
+                if hit is not None:
+                    return Outcome(hit[0], hit[1], True, consumer_id, connection_id)
             call = Call(
                 operation,
                 info,
@@ -188,6 +180,7 @@ class Engine:
                 path_str,
                 consumer_id,
                 connection,
+                scope,
             )
             handler = self._special.get(operation.id, self._generic)
             status, payload, created_id = handler(call)
@@ -196,37 +189,56 @@ class Engine:
                 exc.status, dumps(exc.body()), False, consumer_id, connection_id, headers=exc.headers
             )
         body_bytes = None if status == 204 else dumps(payload)
+        if key is not None and status < 300:
+            state.cache.put(key, status, body_bytes or b"")
         return Outcome(status, body_bytes, True, consumer_id, connection_id, created_id)
 
-    def _connection(self, consumer_id: str, api: str, headers: Mapping[str, str]) -> dict[str, Any]:
-        active = self.state.active_connections(consumer_id, api)
-        wanted = headers.get("x-chift-connectionid")
-        integration = headers.get("x-chift-integrationid")
-        if wanted:
-            active = [c for c in active if c["connectionid"] == wanted]
-        elif integration:
-            active = [c for c in active if str(c["integrationid"]) == integration]
-        if not active:
-            raise ApiError(
-                400,
-                errors.NO_ACTIVE_CONNECTION,
-                f"No active connection/integration for the API '{api}' is configured for this consumer",
-            )
-        if len(active) > 1:
-            raise ApiError(
-                400,
-                errors.CONNECTION_CONFIGURATION,
-                f"More than one connection is active for the API '{api}': "
-                "pass X-Chift-Connectionid or X-Chift-Integrationid to choose one",
-            )
-        return active[0]
+    def _rate_limit(self, connection: dict[str, Any] | None, daily_limit: Fault | None) -> None:
+        """A connector's daily limit (docs "Rate limits"): no retry, the message says when it resets.
+
+        Invented: the wording, and that the connection stays limited until the reset."""
+        now = self.state.now()
+        limited = self.state.limited_until
+        connection_id = connection["connectionid"] if connection else None
+        if daily_limit is not None:
+            reset_at = now + (daily_limit.reset_in or _until_midnight(now))
+            if connection_id is None:
+                raise _daily_error(None, reset_at - now, reset_at, daily_limit.message)
+            limited[connection_id] = (reset_at, daily_limit.message or "")
+        found = limited.get(connection_id or "")
+        if found is None:
+            return
+        if now >= found[0]:
+            del limited[str(connection_id)]
+            return
+        raise _daily_error(connection, found[0] - now, found[0], found[1])
+
+    # -- folders ------------------------------------------------------------------------------------
+
+    def _folders(self, call: Call) -> tuple[int, Any, str | None]:
+        setup = self.state.setups[str((call.connection or {}).get("connectionid"))]
+        schema = call.info.item_schema or {}
+        return (
+            call.info.status,
+            [self.gen.conform(schema, f, f"folder|{f['id']}") for f in setup.folders],
+            None,
+        )
+
+    def _folder(self, call: Call) -> tuple[int, Any, str | None]:
+        setup = self.state.setups[str((call.connection or {}).get("connectionid"))]
+        found = next(f for f in setup.folders if f["id"] == str(call.path.get("folder_id")))
+        return (
+            call.info.status,
+            self.gen.conform(call.info.schema or {}, found, f"folder|{found['id']}"),
+            None,
+        )
 
     # -- generic operations -------------------------------------------------------------------------
 
     def _generic(self, call: Call) -> tuple[int, Any, str | None]:
         info = call.info
         if info.resource is not None and call.consumer_id is not None:
-            return self.store.handle(call, info.resource, str(info.role), call.consumer_id)
+            return self.store.handle(call, info.resource, str(info.role), call.scope)
         if info.schema is None:
             return info.status, None, None
         if info.paginated:
@@ -243,7 +255,7 @@ class Engine:
             payload = self.gen.generate(info.schema, key)
         else:
             body_hash = hashlib.sha256(dumps(call.body)).hexdigest()[:16]
-            payload = self.gen.conform(
+            payload = self.gen.stored(
                 info.schema, call.body, f"{call.operation.method} {call.path_str}|{body_hash}"
             )
         self._apply_path(payload, info.schema, call.path)
@@ -264,6 +276,8 @@ class Engine:
     def _generated_page(self, call: Call) -> dict[str, Any]:
         assert call.info.item_schema is not None
         scope = "|".join(f"{k}={v}" for k, v in sorted(call.path.items()))
+        if call.scope and call.scope != call.consumer_id:  # another connection's or a folder's data
+            scope += f"|{call.scope}"
         total = digest(f"{self.gen.seed}|total|{call.operation.path}|{scope}") % (MAX_GENERATED_TOTAL + 1)
         filters = explicit_filters(call)
         schema = call.info.item_schema
@@ -289,6 +303,27 @@ def _success(spec: Spec, operation: Operation) -> tuple[int, dict[str, Any] | No
         response = spec.lookup(response["$ref"])
     json_answer = "application/json" in ((response or {}).get("content") or {})
     return int(code), {} if json_answer else None
+
+
+def _until_midnight(now: float) -> float:
+    """Seconds from ``now`` to the next midnight UTC."""
+    moment = datetime.fromtimestamp(now, UTC)
+    midnight = (moment + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
+    return midnight.timestamp() - now
+
+
+def _daily_error(
+    connection: dict[str, Any] | None, remaining: float, reset_at: float, message: str | None
+) -> ApiError:
+    """429 for a daily limit: its type and the time left before it resets (wording invented)."""
+    minutes = max(1, round(remaining / 60))
+    connector = f" ({connection['integration']})" if connection else ""
+    text = message or (
+        f"The daily rate limit of this connector{connector} has been reached. It resets in "
+        f"{minutes // 60} h {minutes % 60:02d} min, at {iso_utc(reset_at)}. Please try again later."
+    )
+    detail = f"rate limit: daily; resets in {round(remaining)} s, at {iso_utc(reset_at)}"
+    return ApiError(429, errors.RATE_LIMIT, text, detail)
 
 
 def _canonical(query: Mapping[str, str]) -> str:

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from chift_mcp.sandbox.errors import OBJECT_NOT_FOUND
-
 
 @dataclass(frozen=True)
 class Resource:
@@ -22,7 +20,9 @@ class Resource:
     id_param: str = ""
     variant: str | None = None  # a list path parameter that partitions the collection (and an item field)
     label: str = "object"
-    not_found: str = OBJECT_NOT_FOUND
+    # The 404 when the spec's get/update operation has no 404 example (``not_found`` in engine.py
+    # reads the example first): (error_code, message), from the docs' table or another spec example.
+    not_found: tuple[str, str] | None = None
 
 
 RESOURCES: tuple[Resource, ...] = (
@@ -68,6 +68,10 @@ RESOURCES: tuple[Resource, ...] = (
         gets=("accounting_get_miscellaneous_operation",),
         id_param="operation_id",
         label="miscellaneous operation",
+        not_found=(  # docs "Errors"
+            "ERROR_MISCELLANEOUS_OPERATION_NOT_FOUND",
+            "The miscellaneous operation doesn't exist in the accounting system.",
+        ),
     ),
     Resource(
         "invoicing.contacts",
@@ -100,6 +104,7 @@ RESOURCES: tuple[Resource, ...] = (
         updates=("invoicing_update_payment",),
         id_param="payment_id",
         label="payment",
+        not_found=("ERROR_PAYMENT_NOT_FOUND", "The payment was not found"),  # spec: payment_get_payment
     ),
     Resource(
         "commerce.orders",
@@ -108,7 +113,6 @@ RESOURCES: tuple[Resource, ...] = (
         gets=("ecommerce_get_order",),
         id_param="order_id",
         label="order",
-        not_found="ERROR_ORDER_NOT_FOUND",
     ),
     Resource(
         "pos.customers",
@@ -117,7 +121,6 @@ RESOURCES: tuple[Resource, ...] = (
         gets=("pos_get_customer",),
         id_param="customer_id",
         label="customer",
-        not_found="ERROR_CUSTOMER_NOT_FOUND",
     ),
     Resource(
         "spend_management.suppliers",

@@ -1,4 +1,5 @@
-"""The sandbox's mutable state: tokens, consumers, created objects, transactions, request log, stats."""
+"""The sandbox's mutable state: tokens, consumers and their connections' setups (data scope, folders),
+created objects, the GET cache, rate-limited connections, transactions, request log, stats."""
 
 from __future__ import annotations
 
@@ -7,14 +8,16 @@ import hashlib
 import hmac
 import json
 import secrets
-from collections import Counter, OrderedDict, deque
+from collections import Counter, deque
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from chift_mcp.sandbox.cache import GetCache
 from chift_mcp.sandbox.clock import Clock
 from chift_mcp.sandbox.config import SandboxConfig, connection_record
 from chift_mcp.sandbox.faults import FaultSet
+from chift_mcp.sandbox.scope import Setup, new_setup
 
 
 def iso_utc(epoch: float) -> str:
@@ -47,39 +50,14 @@ class Transaction:
         }
 
 
-class ResponseCache:
-    """A small LRU of serialized GET answers."""
-
-    def __init__(self, size: int) -> None:
-        self._size = size
-        self._data: OrderedDict[tuple[Any, ...], tuple[int, bytes]] = OrderedDict()
-
-    def get(self, key: tuple[Any, ...]) -> tuple[int, bytes] | None:
-        found = self._data.get(key)
-        if found is not None:
-            self._data.move_to_end(key)
-        return found
-
-    def put(self, key: tuple[Any, ...], value: tuple[int, bytes]) -> None:
-        self._data[key] = value
-        if len(self._data) > self._size:
-            self._data.popitem(last=False)
-
-    def clear(self) -> None:
-        self._data.clear()
-
-    def __len__(self) -> int:
-        return len(self._data)
-
-
 class SandboxState:
     """Everything a test may inspect or script. ``reset()`` returns to the configured start."""
 
     def __init__(self, config: SandboxConfig) -> None:
         self.config = config
         self.faults = FaultSet()
-        self.cache = ResponseCache(config.cache_size)
         self.clock = Clock()
+        self.cache = GetCache(config.cache_size, config.cache_ttl, self.clock.now)
         self._signing_key = secrets.token_bytes(32)
         self.tokens: dict[str, float] = {}
         self.tokens_issued = 0
@@ -96,6 +74,8 @@ class SandboxState:
         """
         self.consumers: dict[str, dict[str, Any]] = {}
         self.connections: dict[str, list[dict[str, Any]]] = {}
+        self.setups: dict[str, Setup] = {}  # by connection id
+        self.limited_until: dict[str, tuple[float, str]] = {}  # connection id -> (reset, message)
         for consumer in self.config.consumers:
             self.consumers[consumer.consumer_id] = {
                 "consumerid": consumer.consumer_id,
@@ -106,9 +86,11 @@ class SandboxState:
                 "redirect_url": None,
                 "account": None,
             }
-            self.connections[consumer.consumer_id] = [
-                connection_record(consumer.consumer_id, conn) for conn in consumer.connections
-            ]
+            self.connections[consumer.consumer_id] = []
+            for conn in consumer.connections:
+                self.add_connection(
+                    consumer.consumer_id, connection_record(consumer.consumer_id, conn), conn.folders
+                )
         self.created: dict[tuple[str, str], dict[str, dict[str, Any]]] = {}
         self.overrides: dict[tuple[str, str], dict[str, dict[str, Any]]] = {}
         self.transactions: dict[str, Transaction] = {}
@@ -119,12 +101,9 @@ class SandboxState:
         self.processed_writes: Counter[str] = Counter()
         self.created_counts: Counter[str] = Counter()
         self.replays_rejected = 0
-        self.cache_hits = 0
         self.tokens_issued = 0
         self.faults.clear()
         self.faults.applied = 0
-        self.version = 0  # consumers and connections
-        self.resource_versions: Counter[tuple[str, str]] = Counter()
         self.cache.clear()
         self.epoch += 1  # requests still in flight from before the reset are not logged
 
@@ -174,13 +153,12 @@ class SandboxState:
 
     # -- resources ----------------------------------------------------------------------------------
 
-    def bump(self, consumer_id: str, resource: str) -> None:
-        self.resource_versions[(consumer_id, resource)] += 1
-
-    def active_connections(self, consumer_id: str, api: str) -> list[dict[str, Any]]:
-        return [
-            c for c in self.connections.get(consumer_id, []) if c["api"] == api and c["status"] == "active"
-        ]
+    def add_connection(self, consumer_id: str, record: dict[str, Any], folders: tuple[Any, ...] = ()) -> None:
+        """Add a connection to a consumer, with its setup (data scope, folders)."""
+        existing = self.connections.setdefault(consumer_id, [])
+        first = not any(c["api"] == record["api"] for c in existing)
+        existing.append(record)
+        self.setups[record["connectionid"]] = new_setup(self.consumers[consumer_id], record, folders, first)
 
     # -- reporting ----------------------------------------------------------------------------------
 
@@ -207,7 +185,8 @@ class SandboxState:
             "faults_applied": self.faults.applied,
             "faults_pending": len(self.faults),
             "replays_rejected": self.replays_rejected,
-            "cache_hits": self.cache_hits,
+            "cache_hits": self.cache.hits,
+            "cache_entries": len(self.cache),
             "transactions": len(self.transactions),
         }
 
