@@ -93,7 +93,14 @@ async def test_calls_read_and_create_then_read_back(mcp: Session) -> None:
         # Chift's table: the local agent unreachable is configuration, not retried
         ({"kind": "status", "status": 502, "times": 1}, 1, "ERROR_CONFIGURATION_LOCALAGENT", False),
         ({"kind": "latency", "latency": 0.3, "times": 1}, 1, None, None),
-        ({"kind": "status", "status": 500, "times": 1}, 1, "ERROR_INTERNAL_ERROR", True),
+        # a bare 500 (not Chift's: its internal errors are 400) and Chift's own internal error
+        ({"kind": "status", "status": 500, "times": 1}, 1, "HTTP_500", True),
+        (
+            {"kind": "status", "error_code": "ERROR_INTERNAL_ERROR", "times": 1},
+            1,
+            "ERROR_INTERNAL_ERROR",
+            False,
+        ),
         ({"kind": "malformed_json", "times": 1}, 1, "INVALID_UPSTREAM_RESPONSE", True),
     ],
 )

@@ -163,6 +163,9 @@ def test_sigint_lets_the_call_in_flight_answer_then_exits_though_stdin_stays_ope
             admin.clear()
             admin.close()
         stderr = proc.stderr.read().decode() if proc.stderr else ""
-    assert answer["id"] == 2 and len(answer["result"]["structuredContent"]["items"]) == 1, (answer, stderr[-3000:])
+    assert answer["id"] == 2 and len(answer["result"]["structuredContent"]["items"]) == 1, (
+        answer,
+        stderr[-3000:],
+    )
     assert code == 130 and exited_in < 3, (code, exited_in, stderr[-2000:])
     assert "Traceback" not in stderr

@@ -125,7 +125,9 @@ async def test_updates_apply_to_created_and_listed_objects(api: httpx2.AsyncClie
 
     listed = (await api.get(f"{BASE}/accounting/clients", params={"size": 1})).json()["items"][0]
     await api.patch(f"{BASE}/accounting/clients/{listed['id']}", json={"email": "new@example.com"})
-    again = (await api.get(f"{BASE}/accounting/clients", params={"size": 1}, headers=FRESH)).json()["items"][0]
+    again = (await api.get(f"{BASE}/accounting/clients", params={"size": 1}, headers=FRESH)).json()["items"][
+        0
+    ]
     assert again["email"] == "new@example.com" and again["id"] == listed["id"]
     assert (await api.patch(f"{BASE}/accounting/clients/{UNKNOWN}", json={"name": "x"})).status_code == 404
 
