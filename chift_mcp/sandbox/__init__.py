@@ -39,7 +39,6 @@ Admin routes (no auth), for tests that run the sandbox in another process:
     GET    /_sandbox/health
 """
 
-
 from chift_mcp.sandbox.app import build_app
 from chift_mcp.sandbox.config import (
     ACCOUNTING_CONSUMER_ID,

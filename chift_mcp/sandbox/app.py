@@ -305,7 +305,9 @@ class Sandbox:
                 if ttl < 0:
                     raise ValueError
             except (ValueError, KeyError, TypeError):
-                return JSONResponse(error_body(errors.INVALID_BODY, 'expected {"ttl": seconds >= 0}'), status_code=422)
+                return JSONResponse(
+                    error_body(errors.INVALID_BODY, 'expected {"ttl": seconds >= 0}'), status_code=422
+                )
             cache.ttl = ttl
         count = len(cache)
         cache.clear()
