@@ -29,7 +29,7 @@ CONSUMER_ARG = "consumer_id"
 CONNECTION_ARG = "connection_id"
 CONNECTION_SCHEMA: dict[str, Any] = {
     "type": "string",
-    "description": "Which of the consumer's active connections for this API to use (its connectionid).",
+    "description": "The connection to use (its connectionid).",
 }
 Where = Literal["path", "query", "header", "body", "body_field", "page", "shape"]
 
