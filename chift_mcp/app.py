@@ -9,6 +9,8 @@ that forwards each HTTP caller's own Chift token (``--auth chift``) instead of o
 
 from __future__ import annotations
 
+__all__ = ["SANDBOX_URL", "Runtime", "base_access", "build_inventory", "load_tools"]
+
 import difflib
 import logging
 from dataclasses import dataclass, field

@@ -22,6 +22,22 @@ argument names and the (public) API base URL, never from headers or credentials.
 
 from __future__ import annotations
 
+__all__ = [
+    "AccessDenied",
+    "ArgumentError",
+    "ChiftAPIError",
+    "ConfigError",
+    "InvalidResponseError",
+    "LimitExceeded",
+    "ProgramError",
+    "RateLimited",
+    "SearchUnavailable",
+    "ToolError",
+    "UnreachableError",
+    "UpstreamError",
+    "field_path",
+]
+
 from collections.abc import Iterable
 from typing import Any
 

@@ -14,6 +14,8 @@ tools hear ``notifications/tools/list_changed``: on their connection for clients
 
 from __future__ import annotations
 
+__all__ = ["INSTRUCTIONS", "SHARED_ARGUMENTS", "build_server"]
+
 import difflib
 import logging
 import weakref

@@ -6,6 +6,8 @@ the official Chift MCP server are kept so that this server is a drop-in replacem
 
 from __future__ import annotations
 
+__all__ = ["SANDBOX_ACCOUNT_ID", "SANDBOX_CLIENT_ID", "SANDBOX_CLIENT_SECRET", "Settings", "settings_table"]
+
 from typing import Literal
 
 from pydantic import Field, SecretStr

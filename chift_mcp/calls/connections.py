@@ -13,6 +13,8 @@ consumer's connections and names the active ones of that API in the hint.
 
 from __future__ import annotations
 
+__all__ = ["CONNECTION_HEADER", "SEVERAL_CONNECTIONS", "list_connections"]
+
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote

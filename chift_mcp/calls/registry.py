@@ -11,6 +11,8 @@ wire types.
 
 from __future__ import annotations
 
+__all__ = ["Registry"]
+
 import logging
 import math
 import re

@@ -9,6 +9,8 @@ returns (:mod:`chift_mcp.tools.result`).
 
 from __future__ import annotations
 
+__all__ = ["prune", "select", "shape"]
+
 from typing import Any
 
 from chift_mcp.tools.result import ToolResult, dumps

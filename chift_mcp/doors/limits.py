@@ -13,6 +13,8 @@
 
 from __future__ import annotations
 
+__all__ = ["CallLimits", "ConsumerGate", "gate_upstream", "storage_uri"]
+
 import logging
 import math
 import time

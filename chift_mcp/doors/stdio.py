@@ -17,6 +17,8 @@ written without blocking; other kinds of file (a regular file, a terminal's writ
 
 from __future__ import annotations
 
+__all__ = ["LineWire", "serve", "serve_wire"]
+
 import json
 import logging
 import os

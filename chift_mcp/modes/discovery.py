@@ -9,6 +9,8 @@ function config.
 
 from __future__ import annotations
 
+__all__ = ["discovery_tools", "find_tool"]
+
 from typing import Any
 
 from chift_mcp.errors import ArgumentError

@@ -14,6 +14,8 @@ building and how far along; once ready, queries run in a worker thread against t
 
 from __future__ import annotations
 
+__all__ = ["ALIASES", "SearchService", "search_service", "search_tool"]
+
 import logging
 import threading
 import time

@@ -7,6 +7,8 @@ so), so the same prompts serve every mode.
 
 from __future__ import annotations
 
+__all__ = ["PROMPTS", "render"]
+
 from collections.abc import Callable
 from dataclasses import dataclass
 

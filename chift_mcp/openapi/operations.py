@@ -7,6 +7,20 @@ schema and whether it pages with ``page``/``size``. It knows nothing of MCP.
 
 from __future__ import annotations
 
+__all__ = [
+    "CONNECTION_APIS",
+    "DOMAINS",
+    "KINDS",
+    "KIND_ALIASES",
+    "UNIFIED_DOMAINS",
+    "Operation",
+    "Param",
+    "all_operations",
+    "domain_of",
+    "kind_of",
+    "load_operations",
+]
+
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -68,26 +82,31 @@ Location = Literal["path", "query", "header"]
 
 @dataclass(frozen=True)
 class Param:
-    name: str
-    location: Location
-    required: bool
-    schema: dict[str, Any]
-    description: str = ""
+    """One path, query or header parameter of an operation, as the spec declares it."""
+
+    name: str  # the name on the wire
+    location: Location  # where it goes: path, query or header
+    required: bool  # the spec marks it required (path parameters always are)
+    schema: dict[str, Any]  # its JSON schema, $refs not resolved
+    description: str = ""  # the spec's description, verbatim
 
 
 @dataclass(frozen=True)
 class Operation:
-    id: str
+    """One endpoint of Chift's spec, read as data: what the factory turns into a tool and what the
+    registry turns into a request. Knows nothing of tools, callers or doors."""
+
+    id: str  # the spec's operationId (the official server's tool name)
     method: str  # upper case
-    path: str
-    domain: str
-    kind: str
-    summary: str
-    description: str
-    tags: tuple[str, ...]
-    params: tuple[Param, ...]
-    body: dict[str, Any] | None = None
-    body_required: bool = False
+    path: str  # the path template, e.g. "/consumers/{consumer_id}/accounting/clients"
+    domain: str  # accounting, invoicing, pos, ecommerce, ...; account-level ones too (consumers, syncs, ...)
+    kind: str  # get, create, update or delete (a POST that only reads is "get")
+    summary: str  # the spec's summary
+    description: str  # the spec's description
+    tags: tuple[str, ...]  # the spec's tags
+    params: tuple[Param, ...]  # path, query and header parameters, in the spec's order
+    body: dict[str, Any] | None = None  # the JSON request body's schema, $refs not resolved
+    body_required: bool = False  # the spec marks the body required
     response: dict[str, Any] | None = None  # the 2xx JSON schema, $refs not resolved
     paginated: bool = False
     deprecated: bool = False

@@ -13,6 +13,8 @@ enforce. ``portable_problems()`` lists what would stop a schema travelling to ev
 
 from __future__ import annotations
 
+__all__ = ["SAID_ONCE", "compact", "portable_problems", "shorten"]
+
 import re
 from typing import Any
 

@@ -7,6 +7,8 @@ or an http(s) URL instead.
 
 from __future__ import annotations
 
+__all__ = ["Spec", "bundled_path", "load_spec"]
+
 import hashlib
 import importlib.util
 import json

@@ -9,6 +9,18 @@ what calling it does, by :mod:`chift_mcp.calls.registry`.
 
 from __future__ import annotations
 
+__all__ = [
+    "ANNOTATIONS",
+    "CONNECTION_ARG",
+    "CONNECTION_SCHEMA",
+    "CONSUMER_ARG",
+    "Arg",
+    "LocalCall",
+    "Origin",
+    "ToolSpec",
+    "local_tool",
+]
+
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field, replace
 from functools import cached_property
@@ -68,23 +80,30 @@ Handler = Callable[[dict[str, Any], LocalCall], Awaitable[Any]]
 class Arg:
     """Where one tool argument goes in the HTTP request."""
 
+    # path, query, header, body (the whole body), body_field, page (limit/offset) or shape (fields)
     where: Where
     wire: str  # the name on the wire (path/query/header parameter or body property)
 
 
 @dataclass(frozen=True)
 class ToolSpec:
+    """One tool, as data: what a client lists and what the registry needs to call it. Frozen; it never
+    names who uses it (access decides who sees it, the registry what a call does)."""
+
+    # the MCP tool name: the operationId when it fits ^[a-zA-Z0-9_-]{1,54}$, else a short derived one
     name: str
-    title: str
-    description: str
+    title: str  # a human title (also in annotations["title"])
+    description: str  # what it returns and when to use it, written for a model choosing between tools
+    # the published JSON schema, self-contained and portable; calls validate against it
     input_schema: dict[str, Any]
+    # MCP hints: title, readOnlyHint, destructiveHint, idempotentHint, openWorldHint
     annotations: dict[str, Any]
     domain: str  # the operation's domain; for a local tool, its origin
     kind: str  # get, create, update, delete; "local" for a local tool
-    origin: Origin = "endpoint"
+    origin: Origin = "endpoint"  # endpoint (a Chift operation) or a local tool: discovery, search, code
     operation: Operation | None = None  # set exactly when origin == "endpoint"
-    args: Mapping[str, Arg] = field(default_factory=dict)
-    paginated: bool = False
+    args: Mapping[str, Arg] = field(default_factory=dict)  # each argument's place in the HTTP request
+    paginated: bool = False  # takes limit/offset and pages through Chift's page/size
     # A local tool answers in process: ``await handler(arguments, call)`` instead of a Chift request.
     handler: Handler | None = field(default=None, compare=False)
 

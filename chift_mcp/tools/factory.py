@@ -8,6 +8,8 @@ each argument goes in the HTTP request. It knows nothing of callers, doors or MC
 
 from __future__ import annotations
 
+__all__ = ["build_tools", "input_schema", "tool_name"]
+
 import re
 from collections.abc import Iterable
 from typing import Any

@@ -17,6 +17,8 @@ the operations of the caller's view (``View.finder``).
 
 from __future__ import annotations
 
+__all__ = ["OperationFinder", "Weights", "read", "stem", "words"]
+
 import math
 import re
 import unicodedata

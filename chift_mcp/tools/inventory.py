@@ -11,6 +11,8 @@ inventory -> per-request filters).
 
 from __future__ import annotations
 
+__all__ = ["Inventory", "View", "mcp_tool"]
+
 import difflib
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping
@@ -92,11 +94,12 @@ class View:
             callable_[tool.name] = shown
             if access.lists(tool):
                 listed.append(shown)
-        self.tools: tuple[ToolSpec, ...] = tuple(listed)
+        self.tools: tuple[ToolSpec, ...] = tuple(listed)  # what tools/list shows this caller
+        # the endpoint tools this caller may call, listed or not (discovery and code mode reach them)
         self.operations: tuple[ToolSpec, ...] = tuple(t for t in callable_.values() if not t.local)
-        self._callable = callable_
-        self._refusals = refusals
-        self._aliases = inventory.aliases
+        self._callable = callable_  # name -> the tool as this caller sees it (bound schema if bound)
+        self._refusals = refusals  # name -> why this caller may not call it
+        self._aliases = inventory.aliases  # alternative names (SearchChift's) -> tool name
 
     def lookup(self, name: str) -> ToolSpec:
         """The tool ``name`` as this caller sees it, if they may call it; else AccessDenied saying why."""

@@ -65,9 +65,14 @@ def test_everyday_questions_find_their_operation(finder: OperationFinder, query:
 
 
 def test_the_dev_split_stays_above_its_measured_floor(finder: OperationFinder) -> None:
-    """A floor under the lexical finder's dev figures (bench/discovery_eval.py reports them all)."""
+    """A floor under the lexical finder's dev figures on the English and French tasks (the Dutch,
+    German and Spanish ones were added later; bench/discovery_eval.py reports them all)."""
     names = {t.name for t in finder.tools}
     rows = [json.loads(line) for line in DEV.read_text(encoding="utf-8").splitlines() if line.strip()]
-    tasks = [r for r in rows if r["split"] == "dev" and any(op in names for op in r["ops"])]
+    tasks = [
+        r
+        for r in rows
+        if r["split"] == "dev" and r["lang"] in ("en", "fr") and any(op in names for op in r["ops"])
+    ]
     found = sum(any(op in top(finder, t["q"]) for op in t["ops"]) for t in tasks)
     assert found / len(tasks) >= 0.92, found / len(tasks)

@@ -95,13 +95,14 @@ class Access:
     (find/describe/execute).
     """
 
-    function_config: FunctionConfig
-    read_only: bool = False
-    consumer_id: str | None = None
+    function_config: FunctionConfig  # domain -> kinds allowed (CHIFT_FUNCTION_CONFIG, or a grant's)
+    read_only: bool = False  # only kind "get" (CHIFT_READ_ONLY, or a read-only grant)
+    consumer_id: str | None = None  # the bound consumer: injected into calls, erased from schemas
+    # the bound consumer's connected domains, if known
     active_domains: frozenset[str] | None = field(default=None)
-    include: frozenset[str] | None = None
-    exclude: frozenset[str] = frozenset()
-    mode: str = "tools"
+    include: frozenset[str] | None = None  # only these tool names (CHIFT_TOOLS), or all
+    exclude: frozenset[str] = frozenset()  # never these tool names (CHIFT_EXCLUDE_TOOLS)
+    mode: str = "tools"  # tools, discovery or code: which tools are listed
     # Unified domains in which the bound consumer has several active connections: their tools take
     # connection_id (Chift needs X-Chift-Connectionid to tell them apart).
     shared_domains: frozenset[str] = frozenset()
