@@ -9,8 +9,13 @@ own Chift token. A call to :meth:`ChiftClient.request`:
   ``REQUEST_ALREADY_PROCESSED``, an earlier attempt went through and its answer was lost: the error
   says so and tells the agent how to find the result instead of resending.
 - **sends it through the auth flow** (token, and after a 401 a new token and one replay), again
-  while the :class:`~chift_mcp.chift.retry.RetryPolicy` allows: 429, 502, 503, 504 and transport failures,
-  with backoff honouring ``Retry-After``, within a count and a budget of waiting.
+  while the :class:`~chift_mcp.chift.retry.RetryPolicy` allows: 502, 503, 504 and transport failures,
+  with backoff honouring ``Retry-After``, within a count and a budget of waiting; not Chift's
+  configuration errors (a local agent or backend out of reach), not a 429 unless Chift asks for a
+  wait (it retried the connector ~31 s before answering), never a daily limit, and not a write
+  whose answer timed out (Chift is still at it: a resend would meet ``REQUEST_IN_PROCESS``).
+- **reads what was written**: a GET on a consumer within Chift's 5-minute cache window after this
+  client sent a write for it carries ``x-chift-force-refresh: true``.
 - **never runs past its deadline**, :data:`CALL_DEADLINE` (a ``time.monotonic()`` instant set by
   whoever serves the request, e.g. with :func:`deadline_in`): an attempt is cut off there and no retry
   is started that could not finish. A write that may have reached Chift then fails with the
@@ -28,11 +33,9 @@ import contextlib
 import contextvars
 import importlib.metadata
 import logging
-import re
 import sys
 import time
 import uuid
-from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -42,12 +45,11 @@ from pydantic_core import from_json
 
 from chift_mcp.chift import failures as failure
 from chift_mcp.chift.auth import TOKEN_PATH, ApiKeyAuth, ChiftAuth, PassThroughAuth
+from chift_mcp.chift.freshness import CHIFT_CACHE_SECONDS, RecentWrites
 from chift_mcp.chift.hints import TOKEN_FIELD_VARS
-from chift_mcp.chift.ratelimit import is_daily_limit
 from chift_mcp.chift.retry import (
     CALL_EXTENSION,
     MIN_ATTEMPT_TIME,
-    NO_RETRY_CODES,
     NOT_SENT,
     TRANSPORT_RETRY,
     Call,
@@ -56,6 +58,7 @@ from chift_mcp.chift.retry import (
     Sleep,
     call_of,
     retry_after,
+    worth_retrying,
 )
 from chift_mcp.chift.scrub import Scrubber
 from chift_mcp.errors import ArgumentError, ConfigError, UpstreamError
@@ -77,10 +80,6 @@ CALL_DEADLINE: contextvars.ContextVar[float | None] = contextvars.ContextVar(
 IDEMPOTENCY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 REQUEST_ID_HEADER = "X-Chift-Client-RequestId"
 FORCE_REFRESH_HEADER = "x-chift-force-refresh"
-# Chift caches GET answers for at most this long (docs.chift.eu developer-guides/advanced/caching).
-CHIFT_CACHE_SECONDS = 300.0
-MAX_WRITERS = 4096  # consumers whose last write is remembered (least recently written dropped)
-_CONSUMER_PATH = re.compile(r"^/consumers/([^/?#]+)")
 _STARTED = "chift_mcp.started"  # request extension: time.perf_counter() when it was sent
 
 
@@ -165,8 +164,7 @@ class ChiftClient:
         )
         self._timeout = timeout
         self._connect_timeout = connect_timeout
-        self._cache_window = cache_window
-        self._writes: OrderedDict[str, float] = OrderedDict()  # consumer -> monotonic time of its last write
+        self.writes = RecentWrites(cache_window, monotonic)
         self._clock = clock
         self._monotonic = monotonic
         self._http_args: dict[str, Any] = {
@@ -268,12 +266,7 @@ class ChiftClient:
                     "The client request id must be at most 255 printable ASCII characters.",
                     field="request_id",
                 )
-        consumer = _CONSUMER_PATH.match(path)
-        if consumer is not None:
-            if writes:
-                self._wrote(consumer.group(1))
-            elif method == "GET" and not (params and params.get("cursor") is not None):
-                force_refresh = force_refresh or self.wrote_recently(consumer.group(1))
+        force_refresh = self.writes.fresh_read(method, path, params, writes) or force_refresh
         base = httpx2.Headers(headers or {})
         if force_refresh:
             base[FORCE_REFRESH_HEADER] = "true"
@@ -293,19 +286,6 @@ class ChiftClient:
         except UpstreamError as exc:  # the one way out for failures: scrubbed
             self._scrub.error(exc)
             raise
-
-    def _wrote(self, consumer: str) -> None:
-        """Remember that a write for ``consumer`` is being sent (lost or not, it may change the data)."""
-        self._writes[consumer] = self._monotonic()
-        self._writes.move_to_end(consumer)
-        while len(self._writes) > MAX_WRITERS:
-            self._writes.popitem(last=False)
-
-    def wrote_recently(self, consumer: str) -> bool:
-        """Whether a write for ``consumer`` was sent within Chift's cache window: its GETs then bypass
-        the cache, so what was written is read back."""
-        at = self._writes.get(consumer)
-        return at is not None and self._monotonic() - at < self._cache_window
 
     async def _post_token(self, body: dict[str, str]) -> httpx2.Response:
         """``POST /token`` (for :class:`ApiKeyAuth`): the 2xx answer, or the error for a refusal."""
@@ -382,7 +362,7 @@ class ChiftClient:
             if resp.status_code >= 500:
                 call.maybe_processed = True
             call.retry_after = retry_after(resp, self._clock())
-            if not _worth_retrying(resp, call.retry_after):
+            if not worth_retrying(resp, call.retry_after):
                 return resp
             verdict = await self._retry.pause(call, call.retry_after, self._time_left())
             if verdict is Next.RETRY:
@@ -436,20 +416,6 @@ class ChiftClient:
         return failure.api_error(
             resp, call, self._scrub, caller_token=self._auth.caller_token, now=self._clock()
         )
-
-
-def _worth_retrying(resp: httpx2.Response, wait: float | None) -> bool:
-    """Whether a 429/5xx answer is worth another attempt by Chift's error table: not a configuration
-    error, and a 429 only when Chift asks for a wait (it retried the connector ~31 s already) and
-    never a daily limit."""
-    body = failure.json_or_none(resp)
-    code = body.get("error_code") if isinstance(body, dict) else None
-    if code in NO_RETRY_CODES:
-        return False
-    if resp.status_code == 429:
-        message = body.get("message") if isinstance(body, dict) else None
-        return wait is not None and not is_daily_limit(429, code, message if isinstance(message, str) else "")
-    return True
 
 
 def passthrough_client(

@@ -25,6 +25,9 @@ from datetime import UTC
 
 import anyio
 import httpx2
+from pydantic_core import from_json
+
+from chift_mcp.chift.ratelimit import is_daily_limit
 
 __all__ = [
     "CALL_EXTENSION",
@@ -35,6 +38,7 @@ __all__ = [
     "RetryPolicy",
     "call_of",
     "retry_after",
+    "worth_retrying",
 ]
 
 logger = logging.getLogger("chift_mcp.chift.client")
@@ -146,3 +150,20 @@ def retry_after(resp: httpx2.Response, now: float) -> float | None:
     if not math.isfinite(seconds):
         return None
     return max(0.0, seconds)
+
+
+def worth_retrying(resp: httpx2.Response, wait: float | None) -> bool:
+    """Whether a 429/5xx answer is worth another attempt by Chift's error table: not a configuration
+    error (:data:`NO_RETRY_CODES`), and a 429 only when Chift asks for a wait (``wait``: its
+    Retry-After; Chift retried the connector ~31 s already) and never a daily limit."""
+    try:
+        body = from_json(resp.content) if resp.content else None
+    except ValueError:
+        body = None
+    fields = body if isinstance(body, dict) else {}
+    code, message = fields.get("error_code"), fields.get("message")
+    if code in NO_RETRY_CODES:
+        return False
+    if resp.status_code == 429:
+        return wait is not None and not is_daily_limit(429, code, message if isinstance(message, str) else "")
+    return True
