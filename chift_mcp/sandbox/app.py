@@ -308,7 +308,7 @@ class Sandbox:
                 return JSONResponse(
                     error_body(errors.INVALID_BODY, 'expected {"ttl": seconds >= 0}'), status_code=422
                 )
-            cache.ttl = ttl
+            cache.ttl = self.state.config.cache_ttl = ttl  # kept by /_sandbox/reset
         count = len(cache)
         cache.clear()
         return JSONResponse({"cleared": count, "ttl": cache.ttl})

@@ -105,6 +105,7 @@ class SandboxState:
         self.faults.clear()
         self.faults.applied = 0
         self.cache.clear()
+        self.cache.ttl = self.config.cache_ttl
         self.epoch += 1  # requests still in flight from before the reset are not logged
 
     # -- clock and tokens ---------------------------------------------------------------------------

@@ -229,3 +229,17 @@ async def test_the_spec_is_served(sandbox: httpx2.AsyncClient) -> None:
     served = await sandbox.get("/openapi.json")  # no token
     assert served.status_code == 200 and served.headers["content-type"].startswith("application/json")
     assert served.json() == shared_spec().document
+
+
+async def test_the_cache_is_emptied_and_set_over_http(
+    api: httpx2.AsyncClient, sandbox_app: Starlette
+) -> None:
+    total = (await api.get(CLIENTS, params={"size": 1})).json()["total"]
+    await api.post(CLIENTS, json={"name": "Emptied SA", "addresses": [ADDRESS]})
+    assert (await api.delete("/_sandbox/cache")).json() == {"cleared": 1, "ttl": 300}
+    assert (await api.get(CLIENTS, params={"size": 1})).json()["total"] == total + 1
+    assert (await api.post("/_sandbox/cache", json={"ttl": -1})).status_code == 422
+    assert (await api.post("/_sandbox/cache", json={"ttl": 0})).json()["ttl"] == 0
+    await api.post("/_sandbox/reset")
+    assert sandbox_app.state.sandbox.cache.ttl == 0  # an admin setting, kept by reset
+    assert (await api.post("/_sandbox/clock", json={"backoff_scale": -2})).status_code == 422
