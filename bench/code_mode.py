@@ -99,7 +99,9 @@ class Agent:
             await self.tool("describe_operation", {"name": name})
 
     async def operation(self, name: str, arguments: dict[str, Any]) -> Any:
-        """One operation as tools or discovery mode calls it; cut pages are continued."""
+        """One operation as tools or discovery mode calls it; cut pages are continued. A keyword the
+        program gave None is left out, as code mode does (the JSON tools refuse null)."""
+        arguments = {k: v for k, v in arguments.items() if v is not None}
         data = await self._once(name, arguments)
         wanted = int(arguments.get("limit", 50))
         if not (isinstance(data, dict) and data.get("truncated") and "next_offset" in data):

@@ -176,6 +176,7 @@ class Runtime:
     def server(self, **options: Any) -> Any:
         from chift_mcp.server import build_server
 
+        options.setdefault("name", self.settings.server_name)
         return build_server(self.registry, self.access, **options)
 
     async def aclose(self) -> None:

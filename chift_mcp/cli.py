@@ -125,6 +125,8 @@ def _run(args: argparse.Namespace) -> int:
     if command == "token":
         return _new_token(args)
     settings = _settings(args)
+    if command in ("http", "stdio"):
+        _say_what_replaces_the_proxy(settings)
     if command == "http":
         from chift_mcp.doors.http.app import HttpOptions
         from chift_mcp.doors.http.app import run as run_http
@@ -158,6 +160,22 @@ def _run(args: argparse.Namespace) -> int:
     gate_upstream(runtime, settings.upstream_concurrency)
     return anyio.run(
         lambda: serve(runtime, max_message=settings.stdio_max_message), backend_options=_loop_options()
+    )
+
+
+def _say_what_replaces_the_proxy(settings: Any) -> None:
+    """CHIFT_PROXY_URL is the official server's hosted docs search (its `search_chift` tool, a proxy
+    to docs.chift.eu/mcp). This server has no proxy: say what it does instead, once, on stderr."""
+    if not settings.proxy_url:
+        return
+    instead = (
+        "SearchChift is on and searches a local index of Chift's docs (CHIFT_SEARCH_SOURCE)"
+        if settings.search
+        else "set CHIFT_SEARCH=true (the [search] extra) for SearchChift, a search over a local index of "
+        "Chift's docs (CHIFT_SEARCH_SOURCE)"
+    )
+    logging.getLogger("chift_mcp.cli").warning(
+        "CHIFT_PROXY_URL is ignored: this server does not proxy the official hosted docs search; %s", instead
     )
 
 

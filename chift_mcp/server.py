@@ -272,5 +272,7 @@ def build_server(
         on_get_prompt=get_prompt,
         on_subscriptions_listen=listen if can_change else None,
     )
-    server.tools_can_change = can_change
+    # Told to initialize clients only where a change can reach them: a connection (stdio) or an HTTP
+    # session to notify; stateless HTTP has neither. 2026-07-28 clients hear it on subscriptions/listen.
+    server.tools_can_change = can_change and notify_sessions
     return server

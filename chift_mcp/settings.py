@@ -53,6 +53,16 @@ class Settings(BaseSettings):
     openapi: str | None = Field(
         None, description="File path or URL of an OpenAPI spec overriding the bundled one."
     )
+    server_name: str = Field(
+        "chift", min_length=1, description="The server's name in the MCP handshake (serverInfo.name)."
+    )
+    proxy_url: str | None = Field(
+        None,
+        description=(
+            "The official server's hosted docs search; not used here: SearchChift searches a local index "
+            "(CHIFT_SEARCH), and setting this says so at start-up."
+        ),
+    )
     search: bool = Field(False, description="Add the SearchChift docs search tool (the [search] extra).")
     search_index: str | None = Field(
         None,

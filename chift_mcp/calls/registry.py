@@ -144,9 +144,10 @@ class Registry:
 
     def _bind(self, tool: ToolSpec, arguments: Mapping[str, Any], access: Access) -> dict[str, Any]:
         """The validated arguments, with the bound consumer put in."""
-        required = set(tool.input_schema.get("required", ()))
-        # Some clients send null for every argument they leave unset (OpenAI strict mode).
-        args = {k: v for k, v in arguments.items() if v is not None or k in required}
+        # null is validated like any value: no published schema allows it, and taking it for "unset"
+        # answered the default page to a "limit": null the caller meant as a number (the Inspector
+        # sends null for a number field it cannot read). The refusal says to leave the argument out.
+        args = dict(arguments)
         bound = access.consumer_id is not None and tool.consumer_scoped
         if bound:
             given = args.pop(CONSUMER_ARG, None)
@@ -421,6 +422,11 @@ def _first_error(validator: Validator, args: Mapping[str, Any]) -> Any:
     return best_match(validator.iter_errors(dict(args)))
 
 
+def _a(types: Any) -> str:
+    names = [types] if isinstance(types, str) else list(types)
+    return " or ".join(f"an {t}" if t[0] in "aeiou" else f"a {t}" for t in names)
+
+
 def _missing_field(error: Any) -> str | None:
     """The missing property of a ``required`` error, from the error's data (not its message)."""
     if error.validator != "required" or not isinstance(error.instance, Mapping):
@@ -433,5 +439,9 @@ def _missing_field(error: Any) -> str | None:
 
 
 def _message(error: Any) -> str:
+    if error.instance is None and error.validator == "type":
+        return (
+            f"null is not {_a(error.validator_value)} (to use an optional argument's default, leave it out)"
+        )
     message = str(error.message)
     return message if len(message) <= 300 else message[:297] + "..."

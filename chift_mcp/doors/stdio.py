@@ -9,6 +9,10 @@ Our own line transport instead of the SDK's ``stdio_server``, for two things tha
   thread (the SDK's, blocked in ``readline``, held the process at exit). The first SIGINT stops reading,
   lets the requests in flight answer for up to ``grace`` seconds and cancels the rest; a second one
   stops at once. The exit code is then 130.
+- **stdin closed answers what is in flight**: a client that writes its requests and closes its end
+  still reads every answer (within the same ``grace``), then the server exits 0.
+- **Both protocol eras on one pipe** (``doors/eras.py``): a client that sends ``server/discover``,
+  then ``initialize`` when the first went unanswered (the Vercel AI SDK), is served both.
 
 As the SDK's transport does, fd 0 and fd 1 point at the null device and at stderr while serving, so
 neither a stray ``print`` nor a child process can write to the wire. Pipes and sockets are read and
@@ -35,6 +39,8 @@ import mcp_types as types
 from anyio.abc import TaskGroup
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 from mcp.shared.message import SessionMessage
+
+from chift_mcp.doors.eras import serve_both_eras
 
 logger = logging.getLogger("chift_mcp.stdio")
 
@@ -192,13 +198,17 @@ async def serve_wire(server: Any, wire: LineWire, *, grace: float = 5.0, sigint:
         async def read() -> None:
             with reading:
                 await wire.read_into(reads_send)
-            if not reading.cancel_called:  # EOF: the server ends (and cancels what is in flight)
-                await reads_send.aclose()
-            # On SIGINT the stream stays open: closing it would cancel the requests in flight too.
+            if reading.cancel_called:
+                return  # SIGINT: the stream stays open, closing it would cancel what is in flight
+            # EOF: what is in flight answers (within the grace, as on SIGINT), then the server ends.
+            if wire.in_flight:
+                logger.info("stdin closed: finishing %d request(s) in flight", len(wire.in_flight))
+                with anyio.move_on_after(grace):
+                    await wire.idle()
+            await reads_send.aclose()
 
         async def run() -> None:
-            async with writes:
-                await server.run(reads, writes, server.create_initialization_options())
+            await serve_both_eras(server, reads, writes, server.create_initialization_options())
             reading.cancel()
 
         async def on_sigint(signals: AsyncIterator[int], tg: TaskGroup) -> None:
@@ -236,7 +246,7 @@ async def serve(runtime: Any, *, max_message: int, grace: float = 5.0) -> int:
             from mcp.server.stdio import stdio_server
 
             async with stdio_server() as (read, write):
-                await server.run(read, write, server.create_initialization_options())
+                await serve_both_eras(server, read, write, server.create_initialization_options())
             return 0
         with claimed_stdio() as (fd_in, fd_out):
             wire = LineWire(fd_in, fd_out, max_message=max_message)

@@ -335,14 +335,20 @@ async def test_a_paginated_post_that_reads_keeps_its_method_and_body_and_no_requ
     assert sent["params"]["page"] == 1 and sent["request_id"] is None
 
 
-async def test_null_optional_arguments_are_treated_as_absent(tools: list[ToolSpec]) -> None:
+@pytest.mark.parametrize("field", ["limit", "offset", "folder_id", "fields", "consumer_id"])
+async def test_a_null_argument_is_refused_naming_the_field_not_taken_for_unset(
+    tools: list[ToolSpec], field: str
+) -> None:
+    """ "limit": null (the Inspector's value for a number it cannot read) once answered the default
+    page; no published schema allows null, so it is refused like any bad value, nothing sent."""
     up = FakeUpstream(total=2)
     result = await registry(tools, up).call(
-        "accounting_get_clients", {"consumer_id": CONSUMER, "folder_id": None, "limit": None}, SCOPE
+        "accounting_get_clients", {"consumer_id": CONSUMER, field: None}, SCOPE
     )
-    assert not result.is_error and up.requests[0]["params"] == {"page": 1, "size": 50}
-    missing = await registry(tools, up).call("accounting_get_clients", {"consumer_id": None}, SCOPE)
-    assert missing.is_error and json.loads(missing.text)["field"] == "consumer_id"
+    body = json.loads(result.text)
+    assert result.is_error and body["error"] == "INVALID_ARGUMENTS" and body["field"] == field, body
+    assert "null is not" in body["message"] and "leave it out" in body["message"], body
+    assert up.requests == []
 
 
 async def test_header_arguments_must_be_printable(tools: list[ToolSpec]) -> None:

@@ -169,3 +169,116 @@ def test_sigint_lets_the_call_in_flight_answer_then_exits_though_stdin_stays_ope
     )
     assert code == 130 and exited_in < 3, (code, exited_in, stderr[-2000:])
     assert "Traceback" not in stderr
+
+
+MODERN_META = {
+    "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+    "io.modelcontextprotocol/clientCapabilities": {},
+    "io.modelcontextprotocol/clientInfo": {"name": "ai-sdk-mcp-client", "version": "1.0.0"},
+}
+
+
+def modern(request_id: int, method: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {
+        "jsonrpc": "2.0",
+        "id": request_id,
+        "method": method,
+        "params": {**(params or {}), "_meta": MODERN_META},
+    }
+
+
+class Unstarted(Pipes):
+    """Pipes whose server starts only when asked: what a client writes before is what a slow start
+    (uvx: about 4 s) leaves waiting on the pipe."""
+
+    runtime: Any = None
+
+
+@pytest.fixture
+async def unstarted() -> AsyncIterator[tuple[Unstarted, Any]]:
+    runtime = Runtime.open(Settings(), sandbox=True)
+    p = Unstarted()
+    p.runtime = runtime
+    wire = LineWire(p.server_in, p.server_out, max_message=64 * 1024)
+    try:
+        async with anyio.create_task_group() as tg:
+
+            def start() -> None:
+                tg.start_soon(lambda: serve_wire(runtime.server(), wire, sigint=False))
+
+            yield p, start
+            os.close(p.to_server)
+    finally:
+        wire.close()
+        for fd in (p.server_in, p.server_out, p.from_server):
+            os.close(fd)
+        await runtime.aclose()
+
+
+async def test_initialize_one_second_after_an_unanswered_server_discover_is_served(
+    unstarted: tuple[Unstarted, Any],
+) -> None:
+    """@ai-sdk/mcp over stdio: server/discover, 1 s without an answer, then initialize on the same
+    pipe. Both are answered, and the session then works in the era of the handshake."""
+    pipes, start = unstarted
+    with anyio.fail_after(30):
+        await pipes.send(line(modern(0, "server/discover")))
+        await anyio.sleep(1)  # the client's DEFAULT_PROTOCOL_DISCOVERY_TIMEOUT; the server is still starting
+        await pipes.send(
+            line({**INIT, "id": 1, "params": {**INIT["params"], "protocolVersion": "2025-11-25"}})
+        )
+        start()
+        answers = {a["id"]: a for a in [await pipes.answer(), await pipes.answer()]}
+        await pipes.send(
+            line({"jsonrpc": "2.0", "method": "notifications/initialized"}) + line(call(2, limit=1))
+        )
+        called = await pipes.answer()
+    assert "2026-07-28" in answers[0]["result"]["supportedVersions"], answers[0]
+    assert answers[0]["result"]["_meta"]["io.modelcontextprotocol/serverInfo"]["name"] == "chift", answers[0]
+    assert answers[1]["result"]["protocolVersion"] == "2025-11-25", answers[1]
+    assert answers[1]["result"]["serverInfo"]["name"] == "chift"
+    assert called["id"] == 2 and len(called["result"]["structuredContent"]["items"]) == 1, called
+
+
+async def test_a_modern_request_after_an_initialize_is_served_too(pipes: Pipes) -> None:
+    """The reverse: a client that opened with initialize and then speaks 2026-07-28 is answered in
+    that era, not refused."""
+    with anyio.fail_after(30):
+        await pipes.send(line(INIT))
+        assert "result" in await pipes.answer()
+        await pipes.send(
+            line(
+                modern(
+                    2,
+                    "tools/call",
+                    {"name": "accounting_get_clients", "arguments": {"consumer_id": DEMO, "limit": 2}},
+                )
+            )
+        )
+        answer = await pipes.answer()
+        await pipes.send(line(modern(3, "server/discover")))
+        discovered = await pipes.answer()
+    assert answer["id"] == 2 and answer["result"]["resultType"] == "complete", answer
+    assert len(answer["result"]["structuredContent"]["items"]) == 2
+    assert discovered["id"] == 3 and "tools" in discovered["result"]["capabilities"], discovered
+
+
+async def test_stdin_closed_with_calls_in_flight_answers_them_all(unstarted: tuple[Unstarted, Any]) -> None:
+    """A client that writes its requests and closes stdin reads every answer, then EOF: each call
+    still waits on Chift (0.3 s of sandbox latency) when the server reads the end of its input."""
+    pipes, start = unstarted
+    pipes.runtime.sandbox_app.state.sandbox.faults.add(
+        match="accounting_get_clients", kind="latency", latency=0.3, times=5
+    )
+    requests = [call(i, limit=i) for i in range(2, 7)]
+    await pipes.send(line(INIT) + line({"jsonrpc": "2.0", "method": "notifications/initialized"}))
+    await pipes.send(b"".join(line(r) for r in requests))
+    os.close(pipes.to_server)
+    pipes.to_server = os.open(os.devnull, os.O_WRONLY)  # the fixture closes it again
+    start()
+    with anyio.fail_after(30):
+        answers = [await pipes.answer() for _ in range(1 + len(requests))]
+    by_id = {a["id"]: a for a in answers}
+    assert sorted(by_id) == [1, 2, 3, 4, 5, 6], answers
+    for i in range(2, 7):
+        assert len(by_id[i]["result"]["structuredContent"]["items"]) == i, by_id[i]

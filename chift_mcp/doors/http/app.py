@@ -88,6 +88,7 @@ def build_app(
     server = build_server(
         runtime.registry,
         lifespan_access,
+        name=settings.server_name,
         access_for=access_for(resolver),
         notify_sessions=not options.stateless,
         admit=admit_calls(limits, metrics, passthrough) if limits is not None else None,

@@ -321,12 +321,29 @@ def _refuse(status: int, code: str, message: str) -> Response:
     )
 
 
+# No JSON-RPC or MCP code means "unauthorized" (-32000 and -32001 are the SDKs' connection closed and
+# request timeout): Invalid Request, with the status and RFC 6750's error in ``data``.
+UNAUTHORIZED = -32600
+
+
 def _unauthorized(message: str, code: str, *, invalid: bool = False) -> Response:
+    """401 with RFC 6750's challenge, and a body that is a JSON-RPC error: MCP clients (the Python
+    SDK 2.x, so pydantic-ai and fastmcp) show a non-2xx body's JSON-RPC error, and only a generic
+    "Server returned an error response" for any other body."""
     challenge = 'Bearer realm="chift-mcp"'
     if invalid:
         challenge += ', error="invalid_token"'
+    error = "invalid_token" if invalid else "unauthorized"
+    body = {
+        "jsonrpc": "2.0",
+        "id": None,
+        "error": {
+            "code": UNAUTHORIZED,
+            "message": f"401 Unauthorized: {message}. This server takes a bearer token from its operator "
+            "(chift-mcp token new), not OAuth",
+            "data": {"status": 401, "error": error, "error_description": message, "refusal": code},
+        },
+    }
     return JSONResponse(
-        {"error": "invalid_token" if invalid else "unauthorized", "error_description": message},
-        status_code=401,
-        headers={"WWW-Authenticate": challenge, "x-chift-refusal": code},
+        body, status_code=401, headers={"WWW-Authenticate": challenge, "x-chift-refusal": code}
     )

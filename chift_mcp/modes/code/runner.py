@@ -249,7 +249,11 @@ class Program:
             return _raise("RuntimeError", error_message(exc.payload()))
         if snapshot.args:
             return _raise("TypeError", f"{name}() takes keyword arguments only: {name}(argument=value, ...)")
-        arguments = to_jsonable_python(snapshot.kwargs, fallback=str)
+        # A keyword given None is one not given (f(vat=row.get("vat"))), as in Python; the JSON tools
+        # refuse null instead (no schema allows it).
+        arguments = to_jsonable_python(
+            {k: v for k, v in snapshot.kwargs.items() if v is not None}, fallback=str
+        )
         writes = tool.kind != "get"
         with anyio.CancelScope(shield=writes):  # a write in flight finishes; its outcome is reported
             result = await self.call.call_operation(name, arguments, max_chars=UNCAPPED)

@@ -303,9 +303,9 @@ async def test_modern_protocol_requests_go_through_the_same_door_and_scope() -> 
             async with mcp_client(base + "/mcp", BOT_A, mode="auto") as client:
                 tools = (await client.list_tools()).tools
                 other = await client.call_tool("accounting_get_clients", {"consumer_id": ACCOUNTING_ONLY})
-            # The SDK's client surfaces the door's 401 as this JSON-RPC error (the 401 itself is tested above).
+            # The SDK's client shows the 401 body's JSON-RPC error (tests/test_dropin.py has the rest).
             with pytest.RaisesGroup(
-                pytest.RaisesExc(MCPError, match="^Server returned an error response$"),
+                pytest.RaisesExc(MCPError, match="^401 Unauthorized: unknown token"),
                 flatten_subgroups=True,
                 allow_unwrapped=True,
             ):
