@@ -36,6 +36,8 @@ def main() -> None:
         "default config": {},
         "all tools under /consumers/{consumer_id}": {"CHIFT_FUNCTION_CONFIG": everything},
         "accounting-only consumer (bound)": {"CHIFT_CONSUMER_ID": ACCOUNTING_CONSUMER},
+        # two active accounting connections: accounting tools list connection_id
+        "two-ledger consumer (bound)": {"CHIFT_CONSUMER_ID": "44444444-4444-4444-8444-444444444444"},
         "read-only": {"CHIFT_READ_ONLY": "true"},
         "discovery mode": {"CHIFT_TOOL_MODE": "discovery"},
         "code mode": {"CHIFT_TOOL_MODE": "code"},

@@ -51,6 +51,13 @@ SHARED_ARGUMENTS = (
     "adds them), payments and partner details only with include_payments / include_partner_info."
 )
 
+# Chift's contract in two sentences (docs.chift.eu developer-guides/advanced/caching and
+# developer-guides/implementation/connections): how this server keeps reads fresh, and the one choice left to the agent.
+CHIFT_RULES = (
+    "Reads of a consumer within 5 minutes of a write to it bypass Chift's 5-minute cache, so writes read back. "
+    "A consumer with several connections on one API needs connection_id on that API's tools. "
+)
+
 INSTRUCTIONS = {
     "tools": (
         "Tools for the Chift unified API: one per endpoint, named <domain>_<verb>_<resource>. "
@@ -58,7 +65,7 @@ INSTRUCTIONS = {
         "active connections with connections_get_connections unless the server is bound to one. "
         "List tools take limit and offset; tools that return objects take fields (keys to keep, dotted for nested ones). "
         "Accounting tools take folder_id only when the connection has several folders (accounting_get_folders). "
-        "Errors say what to fix and whether a retry helps. " + SHARED_ARGUMENTS
+        "Errors say what to fix and whether a retry helps. " + CHIFT_RULES + SHARED_ARGUMENTS
     ),
     "discovery": (
         "The Chift unified API through three tools: find_operations (search what you may call), "
@@ -66,7 +73,7 @@ INSTRUCTIONS = {
         "on one consumer (an end customer): find it with consumers_get_consumers and its active connections "
         "with connections_get_connections unless the server is bound to one. Accounting operations take "
         "folder_id only when the connection has several folders (accounting_get_folders). Errors say what "
-        "to fix and whether a retry helps. " + SHARED_ARGUMENTS
+        "to fix and whether a retry helps. " + CHIFT_RULES + SHARED_ARGUMENTS
     ),
     "code": (
         "The Chift unified API through code: find_operations (search what you may call), describe_operation "
@@ -80,7 +87,9 @@ INSTRUCTIONS = {
         "answer you need: only that, print() output and the number of calls come back. Most operations work "
         "on one consumer (an end customer): find it with consumers_get_consumers and its connections with "
         "connections_get_connections unless the server is bound to one. Accounting operations take folder_id "
-        "only when the connection has several folders (accounting_get_folders). " + SHARED_ARGUMENTS
+        "only when the connection has several folders (accounting_get_folders). "
+        + CHIFT_RULES
+        + SHARED_ARGUMENTS
     ),
 }
 

@@ -77,9 +77,18 @@ class Settings(BaseSettings):
         description="Embedding model for docs search: a sentence-transformers name or a local directory.",
     )
 
-    timeout: float = Field(30.0, gt=0, description="Seconds to wait for a Chift response.")
+    timeout: float = Field(
+        60.0,
+        gt=0,
+        description="Seconds to wait for a Chift response (Chift retries a connector's rate limit ~31 s before it answers).",
+    )
     connect_timeout: float = Field(10.0, gt=0, description="Seconds to wait for a connection to Chift.")
-    max_retries: int = Field(3, ge=0, le=10, description="Retries on 429/502/503/504 and connection errors.")
+    max_retries: int = Field(
+        3,
+        ge=0,
+        le=10,
+        description="Retries on 502/503/504, connection errors and a 429 that carries Retry-After (not Chift's configuration errors).",
+    )
     retry_budget: float = Field(
         30.0, ge=0, description="Total seconds a call may spend waiting between retries."
     )
@@ -88,6 +97,11 @@ class Settings(BaseSettings):
         40_000,
         ge=1000,
         description="Results longer than this (JSON characters, ~13k tokens) are cut at an item boundary.",
+    )
+    cache_window: float = Field(
+        300.0,
+        ge=0,
+        description="Seconds after a write during which reads of that consumer ask Chift to bypass its GET cache (Chift caches up to 5 min).",
     )
     connections_ttl: float = Field(
         300.0, ge=0, description="Seconds to cache a bound consumer's connections."

@@ -85,18 +85,27 @@ async def test_calls_read_and_create_then_read_back(mcp: Session) -> None:
 
 
 @pytest.mark.parametrize(
-    ("fault", "sent", "error"),
+    ("fault", "sent", "error", "retryable"),
     [
-        ({"kind": "status", "status": 429, "retry_after": 1, "times": 1}, 2, None),
-        ({"kind": "status", "status": 503, "times": 2}, 3, None),
-        ({"kind": "status", "status": 502, "times": 1}, 2, None),
-        ({"kind": "latency", "latency": 0.3, "times": 1}, 1, None),
-        ({"kind": "status", "status": 500, "times": 1}, 1, "ERROR_INTERNAL_ERROR"),
-        ({"kind": "malformed_json", "times": 1}, 1, "INVALID_UPSTREAM_RESPONSE"),
+        ({"kind": "status", "status": 429, "retry_after": 1, "times": 1}, 2, None, None),
+        ({"kind": "status", "status": 503, "times": 2}, 3, None, None),
+        ({"kind": "status", "status": 504, "error_code": "ERROR_GATEWAY_TIMEOUT", "times": 1}, 2, None, None),
+        # Chift's table: the local agent unreachable is configuration, not retried
+        ({"kind": "status", "status": 502, "times": 1}, 1, "ERROR_CONFIGURATION_LOCALAGENT", False),
+        ({"kind": "latency", "latency": 0.3, "times": 1}, 1, None, None),
+        # a bare 500 (not Chift's: its internal errors are 400) and Chift's own internal error
+        ({"kind": "status", "status": 500, "times": 1}, 1, "HTTP_500", True),
+        (
+            {"kind": "status", "error_code": "ERROR_INTERNAL_ERROR", "times": 1},
+            1,
+            "ERROR_INTERNAL_ERROR",
+            False,
+        ),
+        ({"kind": "malformed_json", "times": 1}, 1, "INVALID_UPSTREAM_RESPONSE", True),
     ],
 )
 async def test_faults_are_retried_or_reported_without_crashing(
-    fault: dict[str, Any], sent: int, error: str | None
+    fault: dict[str, Any], sent: int, error: str | None, retryable: bool | None
 ) -> None:
     with anyio.fail_after(TIMEOUT):
         async with mcp_session() as s:
@@ -110,7 +119,7 @@ async def test_faults_are_retried_or_reported_without_crashing(
     assert result.is_error is (error is not None), result.content[0].text
     if error is not None:
         body = payload(result)
-        assert body["error"] == error and body["message"] and body["retryable"] is True
+        assert body["error"] == error and body["message"] and body["retryable"] is retryable
     else:
         assert len(payload(result)["items"]) == 5
     assert not after.is_error  # the server is still healthy

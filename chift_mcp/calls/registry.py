@@ -23,9 +23,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import quote, unquote, urlencode
 
+from chift_mcp.calls.connections import CONNECTION_HEADER, SEVERAL_CONNECTIONS, list_connections
 from chift_mcp.calls.shaping import select, shape
-from chift_mcp.errors import AccessDenied, ArgumentError, ToolError, field_path
-from chift_mcp.tools.definition import CONSUMER_ARG, ToolSpec
+from chift_mcp.errors import AccessDenied, ArgumentError, ChiftAPIError, ToolError, UpstreamError, field_path
+from chift_mcp.tools.definition import CONNECTION_ARG, CONSUMER_ARG, ToolSpec
 from chift_mcp.tools.inventory import Inventory, View
 from chift_mcp.tools.result import ToolResult, dumps
 
@@ -155,7 +156,19 @@ class Registry:
                     "this server is bound to one consumer; consumer_id cannot be chosen",
                     hint="call the tool again without consumer_id",
                 )
+        # connection_id is listed only where the view knows it matters, and accepted on every tool of
+        # a connection's API: an error answer may ask for it where the view could not know.
+        unlisted = CONNECTION_ARG not in tool.input_schema.get("properties", {})
+        connection = args.pop(CONNECTION_ARG, None) if unlisted and tool.takes_connection else None
         self.validate(tool, args)
+        if connection is not None:
+            if not isinstance(connection, str) or not 0 < len(connection) <= 255:
+                raise ArgumentError(
+                    "connection_id: must be a connection id (a string)",
+                    field=CONNECTION_ARG,
+                    hint=_NOTHING_SENT,
+                )
+            args[CONNECTION_ARG] = connection
         if bound:
             args[CONSUMER_ARG] = access.consumer_id
         return args
@@ -210,9 +223,25 @@ class Registry:
             raise ToolError(
                 "this server has no Chift client", hint="run it with Chift credentials or --sandbox"
             )
+        request = build_request(tool, args)
+        try:
+            return await self._request(tool, request, args, max_chars)
+        except ChiftAPIError as exc:
+            if exc.error_code == SEVERAL_CONNECTIONS and tool.takes_connection:
+                await list_connections(self.upstream, exc, tool, args)
+            raise
+        except UpstreamError as exc:  # a lost write's lookup needs the connection: fill in the chosen one
+            chosen = args.get(CONNECTION_ARG)
+            if chosen and exc.hint:
+                exc.hint = exc.hint.replace("{connection_id}", quote(str(chosen), safe=""))
+            raise
+
+    async def _request(
+        self, tool: ToolSpec, request: Request, args: Mapping[str, Any], max_chars: int
+    ) -> ToolResult:
+        assert self.upstream is not None
         op = tool.operation
         assert op is not None
-        request = build_request(tool, args)
         if tool.paginated:
             return await self._paged(request, args, max_chars)
         page = op.returns_list
@@ -290,6 +319,9 @@ def build_request(tool: ToolSpec, args: Mapping[str, Any]) -> Request:
     fields: dict[str, Any] = {}
     keep: list[str] | None = None
     for name, value in args.items():
+        if name == CONNECTION_ARG and name not in tool.args:
+            headers[CONNECTION_HEADER] = _header_value(name, value)
+            continue
         arg = tool.args[name]
         if arg.where == "path":
             path = path.replace("{" + arg.wire + "}", _path_segment(name, value))

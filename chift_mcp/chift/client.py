@@ -9,8 +9,13 @@ own Chift token. A call to :meth:`ChiftClient.request`:
   ``REQUEST_ALREADY_PROCESSED``, an earlier attempt went through and its answer was lost: the error
   says so and tells the agent how to find the result instead of resending.
 - **sends it through the auth flow** (token, and after a 401 a new token and one replay), again
-  while the :class:`~chift_mcp.chift.retry.RetryPolicy` allows: 429, 502, 503, 504 and transport failures,
-  with backoff honouring ``Retry-After``, within a count and a budget of waiting.
+  while the :class:`~chift_mcp.chift.retry.RetryPolicy` allows: 502, 503, 504 and transport failures,
+  with backoff honouring ``Retry-After``, within a count and a budget of waiting; not Chift's
+  configuration errors (a local agent or backend out of reach), not a 429 unless Chift asks for a
+  wait (it retried the connector ~31 s before answering), never a daily limit, and not a write
+  whose answer timed out (Chift is still at it: a resend would meet ``REQUEST_IN_PROCESS``).
+- **reads what was written**: a GET on a consumer within Chift's 5-minute cache window after this
+  client sent a write for it carries ``x-chift-force-refresh: true``.
 - **never runs past its deadline**, :data:`CALL_DEADLINE` (a ``time.monotonic()`` instant set by
   whoever serves the request, e.g. with :func:`deadline_in`): an attempt is cut off there and no retry
   is started that could not finish. A write that may have reached Chift then fails with the
@@ -40,6 +45,7 @@ from pydantic_core import from_json
 
 from chift_mcp.chift import failures as failure
 from chift_mcp.chift.auth import TOKEN_PATH, ApiKeyAuth, ChiftAuth, PassThroughAuth
+from chift_mcp.chift.freshness import CHIFT_CACHE_SECONDS, RecentWrites
 from chift_mcp.chift.hints import TOKEN_FIELD_VARS
 from chift_mcp.chift.retry import (
     CALL_EXTENSION,
@@ -52,6 +58,7 @@ from chift_mcp.chift.retry import (
     Sleep,
     call_of,
     retry_after,
+    worth_retrying,
 )
 from chift_mcp.chift.scrub import Scrubber
 from chift_mcp.errors import ArgumentError, ConfigError, UpstreamError
@@ -116,8 +123,9 @@ class ChiftClient:
         marketplace_id: str | None = None,
         env_id: str | None = None,
         auth: ChiftAuth | None = None,
-        timeout: float = 30.0,
+        timeout: float = 60.0,
         connect_timeout: float = 10.0,
+        cache_window: float = CHIFT_CACHE_SECONDS,
         max_retries: int = 3,
         retry_budget: float = 30.0,
         transport: httpx2.AsyncBaseTransport | None = None,
@@ -156,6 +164,7 @@ class ChiftClient:
         )
         self._timeout = timeout
         self._connect_timeout = connect_timeout
+        self.writes = RecentWrites(cache_window, monotonic)
         self._clock = clock
         self._monotonic = monotonic
         self._http_args: dict[str, Any] = {
@@ -240,7 +249,9 @@ class ChiftClient:
         unless ``writes=False``: a POST that only reads) carry ``X-Chift-Client-RequestId:
         request_id`` (a new uuid4 when None), the same on every retry, and their errors say how to
         check whether a lost answer's write went through. ``force_refresh`` asks Chift to bypass its
-        5-minute GET cache. Raises an ``UpstreamError``.
+        5-minute GET cache; a GET on a consumer this client sent a write for within the cache window
+        asks for it anyway (read-your-writes), except with a ``cursor`` (Chift: not compatible).
+        Raises an ``UpstreamError``.
         """
         method = method.upper()
         if not path.startswith("/") or path.startswith("//"):
@@ -255,6 +266,7 @@ class ChiftClient:
                     "The client request id must be at most 255 printable ASCII characters.",
                     field="request_id",
                 )
+        force_refresh = self.writes.fresh_read(method, path, params, writes) or force_refresh
         base = httpx2.Headers(headers or {})
         if force_refresh:
             base[FORCE_REFRESH_HEADER] = "true"
@@ -327,6 +339,10 @@ class ChiftClient:
                 )
                 if isinstance(exc, httpx2.TimeoutException) and left is not None and left < configured:
                     raise failure.out_of_time(call, self.base_url) from None  # the deadline cut it short
+                if isinstance(exc, httpx2.ReadTimeout) and call.rid:  # Chift is likely still at it
+                    raise failure.unreachable(
+                        exc, call, self.base_url, timeout=self._timeout, connect_timeout=self._connect_timeout
+                    ) from None
                 verdict = await self._retry.pause(call, None, self._time_left())
                 if verdict is Next.RETRY:
                     continue
@@ -346,6 +362,8 @@ class ChiftClient:
             if resp.status_code >= 500:
                 call.maybe_processed = True
             call.retry_after = retry_after(resp, self._clock())
+            if not worth_retrying(resp, call.retry_after):
+                return resp
             verdict = await self._retry.pause(call, call.retry_after, self._time_left())
             if verdict is Next.RETRY:
                 continue
@@ -395,7 +413,9 @@ class ChiftClient:
         raise failure.unreadable_answer(resp, call)
 
     def _error(self, resp: httpx2.Response, call: Call) -> UpstreamError:
-        return failure.api_error(resp, call, self._scrub, caller_token=self._auth.caller_token)
+        return failure.api_error(
+            resp, call, self._scrub, caller_token=self._auth.caller_token, now=self._clock()
+        )
 
 
 def passthrough_client(
@@ -414,4 +434,5 @@ def transport_args(settings: Settings) -> dict[str, Any]:
         "connect_timeout": settings.connect_timeout,
         "max_retries": settings.max_retries,
         "retry_budget": settings.retry_budget,
+        "cache_window": settings.cache_window,
     }

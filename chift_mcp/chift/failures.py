@@ -154,7 +154,9 @@ def fields(detail: Any) -> list[str]:
 # ------------------------------------------------------------------ builders
 
 
-def api_error(resp: httpx2.Response, call: Call, scrub: Scrubber, *, caller_token: bool) -> ChiftAPIError:
+def api_error(
+    resp: httpx2.Response, call: Call, scrub: Scrubber, *, caller_token: bool, now: float | None = None
+) -> ChiftAPIError:
     """An error answer as a ChiftAPIError with the hint an agent can act on."""
     answer = read_error(resp, scrub)
     situation = hints.Situation(
@@ -169,6 +171,8 @@ def api_error(resp: httpx2.Response, call: Call, scrub: Scrubber, *, caller_toke
         sent=call.sent,
         retries=call.retries,
         caller_token=caller_token,
+        message=answer.message,
+        now=now,
     )
     message, hint, retryable = hints.advise(situation, answer.message)
     return ChiftAPIError(
@@ -245,7 +249,9 @@ def unreachable(
     """No answer came (DNS, refused, timed out, dropped) and the retries are spent."""
     what = describe_failure(exc, timeout, connect_timeout)
     hint = hints.UNREACHABLE
-    if call.method == "POST" and call.rid and call.maybe_processed:
+    if call.rid and isinstance(exc, httpx2.ReadTimeout):
+        hint = hints.still_running(call.method, call.path, call.rid)
+    elif call.rid and call.maybe_processed:
         hint += hints.check_before_resending(call.method, call.path, call.rid, "the connection failed")
     return UnreachableError(
         f"Could not reach the Chift API at {base_url} ({call.method} {call.path}): {what}, "

@@ -15,7 +15,8 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from chift_mcp.chift.retry import RETRY_STATUSES
+from chift_mcp.chift.ratelimit import is_daily_limit, reset_note
+from chift_mcp.chift.retry import NO_RETRY_CODES, RETRY_STATUSES
 
 __all__ = ["RULES", "Rule", "Situation", "advise", "lookup_hint"]
 
@@ -32,7 +33,9 @@ TOKEN_FIELD_VARS = {
     "envId": "CHIFT_ENV_ID",
 }
 
-# Chift error codes whose meaning calls for a more precise hint than their HTTP status.
+# Chift error codes whose meaning calls for a more precise hint than their HTTP status (Chift's
+# error table, docs.chift.eu developer-guides/errors).
+_REPORT = "if it persists, report it to Chift support with the client request id (if any)."
 CODE_HINTS: dict[str, str] = {
     "ERROR_CONNECTOR_AUTHENTICATION": (
         "The connected software rejected the credentials stored in this connection (this server's "
@@ -47,8 +50,12 @@ CODE_HINTS: dict[str, str] = {
         "which APIs it can use."
     ),
     "ERROR_CONFIGURATION_CONNECTION": (
-        "The consumer's connections are misconfigured for this API (for example two active "
-        "connections): list the consumer's connections; this needs fixing in Chift, not in the arguments."
+        "This consumer has several active connections for this API and Chift cannot tell which one to "
+        "use: call again with connection_id set to one of them (connections_get_connections lists them)."
+    ),
+    "ERROR_FOLDER_NOT_FOUND": (
+        "This connection has several folders (companies) and this one is unknown or was not selected: "
+        "call accounting_get_folders and pass the id of a folder with selected=true as folder_id."
     ),
     "ERROR_RESOURCE_NOT_SUPPORTED": (
         "The connected software does not support this operation: use another tool or another resource."
@@ -57,7 +64,54 @@ CODE_HINTS: dict[str, str] = {
     "ERROR_CONNECTOR_MAINTENANCE": (
         "The connected software is temporarily unavailable: retry in a few minutes."
     ),
+    "ERROR_CONFIGURATION_LOCALAGENT": (
+        "Chift cannot reach the local agent that links this consumer's on-premise software: the agent "
+        "must be running and connected (check it on the consumer's machine and the connection in Chift). "
+        "This is configuration, not the arguments; retrying before it is fixed will not help."
+    ),
+    "ERROR_BACKEND_NOT_FOUND": (
+        "Chift cannot reach the connected software's server (its URL or host in the connection is wrong, "
+        "or the server or local agent is down): check the connection in Chift. This is configuration, "
+        "not the arguments; retrying before it is fixed will not help."
+    ),
+    "ERROR_GATEWAY_TIMEOUT": (
+        "The connected software (often reached through a local agent) did not answer in time: retry in "
+        "a little while; if it keeps failing, check the local agent and the connection."
+    ),
+    "ERROR_CONNECTOR_CONFIGURATION": (
+        "The connected software's own setup blocks this (no licence, a module not active, a restart "
+        "needed): the consumer must fix it there or in the Chift connection. The arguments are not the "
+        "cause; retrying will not help."
+    ),
+    "ERROR_CONFIGURATION_SYNC": (
+        "The consumer's sync is not configured correctly in Chift: fix it there. Retrying will not help."
+    ),
+    "ERROR_CONNECTION_INFO_EMPTY": (
+        "A field of this connection is empty in Chift: the consumer must complete the connection. "
+        "Retrying will not help."
+    ),
+    "ERROR_CONNECTOR_MISSING_EXTENSION": (
+        "The connected software needs an extension (add-on) installed for this: the consumer must add "
+        "it. Retrying will not help."
+    ),
+    "ERROR_DATA_VALIDATION": "Chift reports a data validation problem it cannot explain further: " + _REPORT,
+    # Answered 400 by Chift, yet not a problem with the arguments.
+    "ERROR_INTERNAL_ERROR": "Chift had an internal error (not caused by the arguments): " + _REPORT,
+    "ERROR_UNEXPECTED": "Chift hit an unexpected error and was notified (not the arguments): " + _REPORT,
+    "ERROR_TECHNICAL_MAPPING": (
+        "Chift could not map the connected software's data (a technical error; Chift is alerted, the "
+        "arguments are not the cause): " + _REPORT
+    ),
+    "ERROR_UNKNOWN": "Chift reports an unknown error (not the arguments): " + _REPORT,
 }
+FOLDER_MISSING = (
+    "This connection has several folders (companies) and the call must name one: call "
+    "accounting_get_folders and pass the id of a folder with selected=true as folder_id."
+)
+# Codes that are configuration, whatever their status: never retried (retry.NO_RETRY_CODES for 5xx).
+SERVER_SIDE_400 = frozenset(
+    {"ERROR_INTERNAL_ERROR", "ERROR_UNEXPECTED", "ERROR_TECHNICAL_MAPPING", "ERROR_UNKNOWN"}
+)
 
 SERVER_TOKEN_REJECTED = (
     "Chift rejected this server's access token even after a fresh one was fetched: check "
@@ -83,16 +137,20 @@ _CONSUMER_RE = re.compile(r"^/consumers/([^/?#]+)/")
 
 
 def lookup_hint(path: str, rid: str | None) -> str:
-    """How to find out whether a write sent to ``path`` with client request id ``rid`` took effect."""
+    """How to find out whether a write sent to ``path`` with client request id ``rid`` took effect:
+    Chift's transactions lookup first (it answers from Chift's log of request ids, not from a cache),
+    then reading the resource (this server sends reads after a write with Chift's force-refresh)."""
     m = _CONSUMER_RE.match(path)
     consumer = m.group(1) if m else "{consumer_id}"
-    out = "get or list the resource"
-    if rid:
-        out += (
-            f", or GET /consumers/{consumer}/connections/{{connection_id}}/transactions"
-            f"?client_request_id={rid} (its created_entity_id is the id of what was created)"
-        )
-    return out
+    read = "get or list the resource (this server reads it past Chift's cache right after a write)"
+    if not rid:
+        return read
+    return (
+        f"connections_get_transactions with client_request_id={rid} and the connection_id of this API "
+        f"(GET /consumers/{consumer}/connections/{{connection_id}}/transactions?client_request_id={rid}): "
+        "its status_code says whether it was carried out and created_entity_id is the id of what was "
+        f"created; a 404 there means Chift has no record of it. If the lookup is not possible, {read}"
+    )
 
 
 def check_before_resending(method: str, path: str, rid: str | None, before: str) -> str:
@@ -100,7 +158,17 @@ def check_before_resending(method: str, path: str, rid: str | None, before: str)
     what = "the create" if method == "POST" else f"the {method}"
     return (
         f" The request may have reached Chift before {before}: before sending {what} again, check "
-        f"whether it went through ({lookup_hint(path, rid)})."
+        f"whether it went through with {lookup_hint(path, rid)}."
+    )
+
+
+def still_running(method: str, path: str, rid: str) -> str:
+    """The hint of a write whose answer did not come within the read timeout."""
+    what = "the create" if method == "POST" else f"the {method}"
+    return (
+        "Chift received the request and may still be carrying it out (for a rate-limited connector it "
+        f"retries for ~30 s first); sending it again now would only be refused as in process. Do not "
+        f"resend {what}: wait a minute, then check whether it went through with {lookup_hint(path, rid)}."
     )
 
 
@@ -122,6 +190,26 @@ class Situation:
     sent: int = 1  # attempts made
     retries: int = 0  # retries taken
     caller_token: bool = False  # the bearer is the caller's own token (pass-through), not ours
+    message: str = ""  # Chift's message (a daily rate limit says when it resets)
+    now: float | None = None  # the wall-clock time of the answer (epoch seconds)
+
+
+def _daily_limit(s: Situation) -> bool:
+    return is_daily_limit(s.status, s.code, s.message)
+
+
+def _daily_hint(s: Situation) -> str:
+    return (
+        "The connected software's daily request limit is reached (Chift does not retry those): "
+        f"{reset_note(s.message, s.now)} Retrying before then will not help."
+    )
+
+
+def _folder_missing(s: Situation) -> bool:
+    """A refusal about folder_id (a multi-folder connection called without one: Chift's wording for
+    that is undocumented, so the field or the message naming the folder is what is matched)."""
+    named = any(f.startswith("folder_id") for f in s.fields) or "folder" in s.message.lower()
+    return s.status in (400, 422) and named
 
 
 def _const(text: str) -> Callable[[Situation], str]:
@@ -163,11 +251,13 @@ RULES: tuple[Rule, ...] = (
         lambda s: s.status == 401 and s.caller_token and s.code != CONNECTOR_AUTHENTICATION,
         _const(CALLER_TOKEN_REJECTED),
     ),
+    Rule(_daily_limit, _daily_hint),
     Rule(
         lambda s: s.code in CODE_HINTS,
         lambda s: CODE_HINTS[s.code or ""],
-        retryable=lambda s: s.status in RETRY_STATUSES or s.status >= 500,
+        retryable=lambda s: (s.status in RETRY_STATUSES or s.status >= 500) and s.code not in NO_RETRY_CODES,
     ),
+    Rule(_folder_missing, _const(FOLDER_MISSING)),
     Rule(
         lambda s: s.status in (400, 422) and bool(s.fields),
         lambda s: "Fix these arguments and call again: " + "; ".join(s.fields) + ".",
@@ -231,7 +321,8 @@ RULES: tuple[Rule, ...] = (
     Rule(
         _status(429),
         lambda s: (
-            f"Rate limit reached (usually the connected software's): wait {_wait(s, 60)} s, then retry."
+            "The connected software's rate limit is reached; Chift already retried for about 30 s before "
+            f"answering: wait {_wait(s, 60)} s, then retry (fewer or smaller calls help)."
         ),
         retryable=_always,
     ),
@@ -260,8 +351,7 @@ def advise(s: Situation, message: str) -> tuple[str, str, bool]:
         hint += f" Chift asks to wait {math.ceil(s.retry_after)} s before retrying."
     if retryable and s.retries:
         message += f" (gave up after {s.sent} attempts)"
-    if retryable and s.method == "POST" and s.rid and s.status >= 500 and not rule.lost_answer:
-        hint += (
-            f" Before sending the create again, check whether it went through ({lookup_hint(s.path, s.rid)})."
-        )
+    server_side = (retryable and s.status >= 500) or s.code in SERVER_SIDE_400
+    if server_side and s.method == "POST" and s.rid and not rule.lost_answer:
+        hint += f" Before sending the create again, check whether it went through with {lookup_hint(s.path, s.rid)}."
     return message, hint, retryable

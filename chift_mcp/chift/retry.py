@@ -1,8 +1,14 @@
 """When the Chift client sends a request again: the retry policy and the bookkeeping of one call.
 
-:class:`RetryPolicy` retries 429, 502, 503, 504 and transport failures (connect errors, timeouts,
+:class:`RetryPolicy` retries 502, 503, 504 and transport failures (connect errors, timeouts,
 dropped connections) with exponential backoff and full jitter, honouring ``Retry-After``, at most
 ``max_retries`` times and ``budget`` seconds of waiting in all, and never past the call's deadline.
+What it does not retry follows Chift's error table (docs.chift.eu developer-guides/errors,
+developer-guides/rate-limits): the configuration errors that come as 502/504
+(:data:`NO_RETRY_CODES`: the local agent or the connected software's server cannot be reached); a 429
+unless Chift asks for a wait (``Retry-After``), since Chift answers 429 only after retrying the
+connector itself for ~31 s, and never a daily limit; and a write whose answer timed out (the client
+decides that one: Chift is still working on it, and a resend only meets ``REQUEST_IN_PROCESS``).
 Its ``sleep`` and ``jitter`` are injectable, so tests neither wait nor guess.
 """
 
@@ -19,12 +25,27 @@ from datetime import UTC
 
 import anyio
 import httpx2
+from pydantic_core import from_json
 
-__all__ = ["CALL_EXTENSION", "RETRY_STATUSES", "Call", "Next", "RetryPolicy", "call_of", "retry_after"]
+from chift_mcp.chift.ratelimit import is_daily_limit
+
+__all__ = [
+    "CALL_EXTENSION",
+    "NO_RETRY_CODES",
+    "RETRY_STATUSES",
+    "Call",
+    "Next",
+    "RetryPolicy",
+    "call_of",
+    "retry_after",
+    "worth_retrying",
+]
 
 logger = logging.getLogger("chift_mcp.chift.client")
 
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
+# Chift error codes that are configuration, though they come as 502/504: a retry meets the same answer.
+NO_RETRY_CODES = frozenset({"ERROR_CONFIGURATION_LOCALAGENT", "ERROR_BACKEND_NOT_FOUND"})
 # Transport failures worth another attempt, and those that happen before any byte of the request
 # left (the request cannot have been processed).
 TRANSPORT_RETRY = (httpx2.TimeoutException, httpx2.NetworkError, httpx2.RemoteProtocolError)
@@ -129,3 +150,20 @@ def retry_after(resp: httpx2.Response, now: float) -> float | None:
     if not math.isfinite(seconds):
         return None
     return max(0.0, seconds)
+
+
+def worth_retrying(resp: httpx2.Response, wait: float | None) -> bool:
+    """Whether a 429/5xx answer is worth another attempt by Chift's error table: not a configuration
+    error (:data:`NO_RETRY_CODES`), and a 429 only when Chift asks for a wait (``wait``: its
+    Retry-After; Chift retried the connector ~31 s already) and never a daily limit."""
+    try:
+        body = from_json(resp.content) if resp.content else None
+    except ValueError:
+        body = None
+    fields = body if isinstance(body, dict) else {}
+    code, message = fields.get("error_code"), fields.get("message")
+    if code in NO_RETRY_CODES:
+        return False
+    if resp.status_code == 429:
+        return wait is not None and not is_daily_limit(429, code, message if isinstance(message, str) else "")
+    return True

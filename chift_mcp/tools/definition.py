@@ -9,14 +9,24 @@ what calling it does, by :mod:`chift_mcp.calls.registry`.
 
 from __future__ import annotations
 
-__all__ = ["ANNOTATIONS", "CONSUMER_ARG", "Arg", "LocalCall", "Origin", "ToolSpec", "local_tool"]
+__all__ = [
+    "ANNOTATIONS",
+    "CONNECTION_ARG",
+    "CONNECTION_SCHEMA",
+    "CONSUMER_ARG",
+    "Arg",
+    "LocalCall",
+    "Origin",
+    "ToolSpec",
+    "local_tool",
+]
 
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
-from chift_mcp.openapi.operations import Operation
+from chift_mcp.openapi.operations import UNIFIED_DOMAINS, Operation
 
 if TYPE_CHECKING:
     from chift_mcp.tools.access import Access
@@ -26,6 +36,13 @@ if TYPE_CHECKING:
 Origin = Literal["endpoint", "discovery", "search", "code"]
 LOCAL_ORIGINS: tuple[Origin, ...] = ("discovery", "search", "code")
 CONSUMER_ARG = "consumer_id"
+# The connection to use when a consumer has several active ones on a tool's API; sent as Chift's
+# X-Chift-Connectionid header (docs.chift.eu developer-guides/implementation/connections).
+CONNECTION_ARG = "connection_id"
+CONNECTION_SCHEMA: dict[str, Any] = {
+    "type": "string",
+    "description": "The connection to use (its connectionid).",
+}
 Where = Literal["path", "query", "header", "body", "body_field", "page", "shape"]
 
 ANNOTATIONS: dict[str, dict[str, bool]] = {
@@ -117,8 +134,24 @@ class ToolSpec:
             schema.pop("required", None)
         return replace(self, input_schema=schema)
 
+    @property
+    def takes_connection(self) -> bool:
+        """Whether a call may choose the consumer's connection (an endpoint of a connection's API)."""
+        return self.consumer_scoped and self.domain in UNIFIED_DOMAINS
+
+    @cached_property
+    def choosing(self) -> ToolSpec:
+        """This tool with ``connection_id`` in its schema, as listed to a caller whose consumer has
+        several active connections on its API."""
+        if not self.takes_connection:
+            return self
+        schema = dict(self.input_schema)
+        schema["properties"] = {**schema.get("properties", {}), CONNECTION_ARG: CONNECTION_SCHEMA}
+        schema["required"] = [*schema.get("required", []), CONNECTION_ARG]
+        return replace(self, input_schema=schema)
+
     def __getstate__(self) -> dict[str, Any]:  # the pickled tool cache holds data, not derived copies
-        return {k: v for k, v in self.__dict__.items() if k != "bound"}
+        return {k: v for k, v in self.__dict__.items() if k not in ("bound", "choosing")}
 
 
 def local_tool(

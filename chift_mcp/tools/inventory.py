@@ -89,6 +89,8 @@ class View:
                 refusals.setdefault(tool.name, reason)
                 continue
             shown = tool.bound if bound else tool
+            if tool.domain in access.shared_domains:
+                shown = shown.choosing
             callable_[tool.name] = shown
             if access.lists(tool):
                 listed.append(shown)

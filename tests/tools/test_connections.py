@@ -233,3 +233,15 @@ async def test_a_provider_for_another_consumer_announces_to_the_same_listeners()
     assert heard == ["c2"] and upstream.paths == ["/consumers/c2/connections"] * 2
     assert (await other.current()).active_domains == frozenset({"invoicing"})
     assert await provider.current() is unbound  # the unbound server's own scope never fetched
+
+
+async def test_a_second_active_connection_on_one_api_makes_that_api_shared() -> None:
+    """Two active accounting connections: accounting is shared (its tools list connection_id); an
+    inactive second one, or one on another API, does not count."""
+    two = [*ACCOUNTING, {"api": "Accounting", "status": "active"}, {"api": "Invoicing", "status": "active"}]
+    provider = ConsumerAccess(BASE, Connections([two]), ttl=TTL, clock=ManualClock())
+    access = await provider.refreshed()
+    assert access.shared_domains == {"accounting"}
+    assert access.key != (await ConsumerAccess(BASE, Connections([ACCOUNTING])).refreshed()).key
+    inactive = [*ACCOUNTING, {"api": "Accounting", "status": "inactive"}, *INVOICING]
+    assert (await ConsumerAccess(BASE, Connections([inactive])).refreshed()).shared_domains == frozenset()

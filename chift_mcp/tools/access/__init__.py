@@ -6,7 +6,13 @@
   cached) and :class:`CallerAccess` (an HTTP caller's grant on top of the server's access).
 """
 
-from chift_mcp.tools.access.live import Caller, CallerAccess, ConsumerAccess, active_domains
+from chift_mcp.tools.access.live import (
+    Caller,
+    CallerAccess,
+    ConsumerAccess,
+    active_connections,
+    active_domains,
+)
 from chift_mcp.tools.access.rules import (
     ANY_CONSUMER,
     DEFAULT_FUNCTION_CONFIG,
@@ -25,6 +31,7 @@ __all__ = [
     "CallerAccess",
     "ConsumerAccess",
     "FunctionConfig",
+    "active_connections",
     "active_domains",
     "parse_function_config",
 ]

@@ -40,21 +40,33 @@ class Fetcher(Protocol):
     async def request(self, method: str, path: str, **kw: Any) -> Any: ...
 
 
-def active_domains(connections: Any) -> frozenset[str]:
-    """The unified domains served by the active connections in a /connections answer."""
+def active_connections(connections: Any, domain: str | None = None) -> list[dict[str, Any]]:
+    """The active connections in a /connections answer (a bare list, per Chift's spec), with the
+    unified domain each serves; only those of ``domain`` when given."""
     items = connections.get("items") if isinstance(connections, dict) else connections
     if not isinstance(items, list):
-        return frozenset()
-    domains = set()
+        return []
+    out = []
     for connection in items:
         if not isinstance(connection, dict):
             continue
         if str(connection.get("status", "active")).lower() != "active":
             continue
-        domain = CONNECTION_APIS.get(str(connection.get("api", "")))
-        if domain:
-            domains.add(domain)
-    return frozenset(domains)
+        served = CONNECTION_APIS.get(str(connection.get("api", "")))
+        if served and domain in (None, served):
+            out.append({**connection, "domain": served})
+    return out
+
+
+def active_domains(connections: Any) -> frozenset[str]:
+    """The unified domains served by the active connections in a /connections answer."""
+    return frozenset(c["domain"] for c in active_connections(connections))
+
+
+def shared_domains(connections: Any) -> frozenset[str]:
+    """The unified domains served by more than one active connection (their calls must choose one)."""
+    served = [c["domain"] for c in active_connections(connections)]
+    return frozenset(d for d in served if served.count(d) > 1)
 
 
 class ConsumerAccess:
@@ -147,6 +159,7 @@ class ConsumerAccess:
         try:
             answer = await self.upstream.request("GET", f"/consumers/{quote(consumer, safe='')}/connections")
             domains = active_domains(answer)
+            shared = shared_domains(answer)
         except Exception as exc:  # whatever happens, requests go on with the configured domains
             reason = f"{exc.code}: {exc.message}" if isinstance(exc, ToolError) else type(exc).__name__
             logger.warning(
@@ -158,7 +171,7 @@ class ConsumerAccess:
             self._fetched_at = self.clock()
             return
         seen = self._access or (self.base if self._fell_back else None)  # what clients may have listed
-        self._access = replace(self.base, active_domains=domains)
+        self._access = replace(self.base, active_domains=domains, shared_domains=shared)
         self._fetched_at = self.clock()
         logger.info(
             "consumer %s has active connections for: %s", consumer, ", ".join(sorted(domains)) or "none"

@@ -115,6 +115,9 @@ class Access:
     include: frozenset[str] | None = None  # only these tool names (CHIFT_TOOLS), or all
     exclude: frozenset[str] = frozenset()  # never these tool names (CHIFT_EXCLUDE_TOOLS)
     mode: str = "tools"  # tools, discovery or code: which tools are listed
+    # Unified domains in which the bound consumer has several active connections: their tools take
+    # connection_id (Chift needs X-Chift-Connectionid to tell them apart).
+    shared_domains: frozenset[str] = frozenset()
 
     @classmethod
     def of(
@@ -127,6 +130,7 @@ class Access:
         include: Iterable[str] | None = None,
         exclude: Iterable[str] = (),
         mode: str = "tools",
+        shared_domains: Iterable[str] = (),
     ) -> Access:
         return cls(
             tuple(sorted(function_config.items())),
@@ -136,6 +140,7 @@ class Access:
             frozenset(include) if include is not None else None,
             frozenset(exclude),
             mode,
+            frozenset(shared_domains),
         )
 
     def with_mode(self, mode: str) -> Access:
@@ -174,7 +179,7 @@ class Access:
         if read_only and not self.read_only:
             changes["read_only"] = True
         if consumer_id is not None and self.consumer_id is None:
-            changes.update(consumer_id=consumer_id, active_domains=None)
+            changes.update(consumer_id=consumer_id, active_domains=None, shared_domains=frozenset())
         if mode is not None and mode != self.mode:
             changes["mode"] = mode
         return replace(self, **changes) if changes else self
