@@ -85,6 +85,20 @@ class CallLimits:
     async def admit(self, who: str, per_minute: int | None) -> ToolResult | None:
         """None when ``who`` may make one more tool call now (it is counted), else the tool error."""
         limit = per_minute or self.default
+        retry_after = await self.retry_after(who, per_minute)
+        if retry_after is None or limit is None:
+            return None
+        error = RateLimited(
+            f"rate limit reached: this token may make {limit} tool calls per minute",
+            retry_after=retry_after,
+            hint=f"wait {retry_after} s and call again; nothing was sent to Chift",
+        )
+        payload = error.payload()
+        return ToolResult(dumps(payload), payload, is_error=True)
+
+    async def retry_after(self, who: str, per_minute: int | None) -> int | None:
+        """Count one more hit for ``who``: None when it is within the limit, else the seconds to wait."""
+        limit = per_minute or self.default
         if limit is None:
             return None
         item = self._items.get(limit)
@@ -106,14 +120,7 @@ class CallLimits:
                 self._warned_at = now
                 logger.warning("rate limit not counted (%s): the call goes through", type(exc).__name__)
             return None
-        retry_after = max(1, math.ceil(reset - time.time()))
-        error = RateLimited(
-            f"rate limit reached: this token may make {limit} tool calls per minute",
-            retry_after=retry_after,
-            hint=f"wait {retry_after} s and call again; nothing was sent to Chift",
-        )
-        payload = error.payload()
-        return ToolResult(dumps(payload), payload, is_error=True)
+        return max(1, math.ceil(reset - time.time()))
 
 
 class _Slot:

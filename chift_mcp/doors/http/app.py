@@ -31,6 +31,7 @@ from chift_mcp.doors.http.events import BoundedEventStore, SessionEvents
 from chift_mcp.doors.http.guard import HostGuard, HttpOptions, McpDoor, access_for, caller_of, is_loopback
 from chift_mcp.doors.http.lifecycle import AccessLog, Drain, Readiness, RecordOutcome
 from chift_mcp.doors.http.metrics import Metrics, meter_upstream
+from chift_mcp.doors.http.sessions import SessionQuota
 from chift_mcp.doors.http.tokens import TokenTable
 from chift_mcp.doors.limits import CallLimits, gate_upstream, storage_uri
 from chift_mcp.errors import ConfigError
@@ -79,7 +80,13 @@ def build_app(
     meter_upstream(runtime, metrics)  # inside the gate: Chift's own time is measured, not the wait
     gate_upstream(runtime, settings.upstream_concurrency)  # before CallerAccess copies the access's
     limits = call_limits(settings, tokens)
-    resolver = CallerAccess(runtime.access, ttl=settings.connections_ttl, track_connections=not passthrough)
+    resolver = CallerAccess(
+        runtime.access,
+        ttl=settings.connections_ttl,
+        track_connections=not passthrough,
+        lookups_per_minute=settings.http_consumer_lookups,
+        consumers_refresh=settings.http_consumers_refresh,
+    )
     lifespan_access = runtime.access
     if passthrough and runtime.access.base.consumer_id:
         # Without a caller's token there is nothing to fetch at start-up: build_server only starts
@@ -106,15 +113,27 @@ def build_app(
         # Host is checked by HostGuard, Origin by McpDoor (before auth); the SDK still checks Content-Type.
         security_settings=TransportSecuritySettings(enable_dns_rebinding_protection=False),
         max_request_body_size=options.max_body,
+        session_idle_timeout=settings.http_session_idle_timeout,
     )
     drain = Drain(options.shutdown_timeout)
     mcp: Any = StreamableHTTPASGIApp(manager)
+    if events is not None:
+        mcp = SessionEvents(mcp, events)
+    if not options.stateless:
+        mcp = SessionQuota(
+            mcp,
+            instances=lambda: manager._server_instances,  # the SDK's table, as for the metrics
+            per_token=settings.http_max_sessions_per_token,
+            unused_ttl=settings.http_unused_session_ttl,
+            admit=limits.retry_after if limits is not None else None,
+        )
     door = McpDoor(
-        SessionEvents(mcp, events) if events is not None else mcp,
+        mcp,
         drain=drain,
         options=options,
         tokens=tokens,
         server_consumer=runtime.access.base.consumer_id,
+        check_consumer=resolver.check_consumer,
     )
     readiness = Readiness(runtime, auth=options.auth, sandbox=sandbox)
 
@@ -174,7 +193,7 @@ def build_app(
     app.router.redirect_slashes = False
     app.add_middleware(HostGuard, options=options)
     app.add_middleware(AccessLog)
-    extras = {"manager": manager, "events": events, "metrics": metrics, "limits": limits}
+    extras = {"manager": manager, "events": events, "metrics": metrics, "limits": limits, "quota": mcp}
     return HttpDoor(app, runtime, resolver, readiness, server, extras)
 
 
