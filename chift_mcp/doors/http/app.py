@@ -27,6 +27,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from chift_mcp.doors.http.connections import connection_cap, guarded_protocol
 from chift_mcp.doors.http.events import BoundedEventStore, SessionEvents
 from chift_mcp.doors.http.guard import HostGuard, HttpOptions, McpDoor, access_for, caller_of, is_loopback
 from chift_mcp.doors.http.lifecycle import AccessLog, Drain, Readiness, RecordOutcome
@@ -78,7 +79,7 @@ def build_app(
     passthrough = options.auth == "chift"
     metrics = Metrics(sessions=lambda: len(getattr(manager, "_server_instances", ())))  # the SDK's table
     meter_upstream(runtime, metrics)  # inside the gate: Chift's own time is measured, not the wait
-    gate_upstream(runtime, settings.upstream_concurrency)  # before CallerAccess copies the access's
+    gate = gate_upstream(runtime, settings.upstream_concurrency)  # before CallerAccess copies the access's
     limits = call_limits(settings, tokens)
     resolver = CallerAccess(
         runtime.access,
@@ -116,6 +117,7 @@ def build_app(
         session_idle_timeout=settings.http_session_idle_timeout,
     )
     drain = Drain(options.shutdown_timeout)
+    drain.on_drain.append(gate.drain_by)  # SIGTERM: every Chift call ends inside the drain window
     mcp: Any = StreamableHTTPASGIApp(manager)
     if events is not None:
         mcp = SessionEvents(mcp, events)
@@ -194,6 +196,7 @@ def build_app(
     app.add_middleware(HostGuard, options=options)
     app.add_middleware(AccessLog)
     extras = {"manager": manager, "events": events, "metrics": metrics, "limits": limits, "quota": mcp}
+    extras |= {"drain": drain, "gate": gate}
     return HttpDoor(app, runtime, resolver, readiness, server, extras)
 
 
@@ -247,9 +250,15 @@ def run(settings: Settings, options: HttpOptions, *, sandbox: bool = False) -> i
     runtime = Runtime.open(settings, sandbox=sandbox, passthrough=options.auth == "chift")
     door = build_app(runtime, options, tokens, sandbox=sandbox, drain_on_sigterm=True)
     config = uvicorn_log_config("chift_mcp.http")
+    protocol = guarded_protocol(
+        head_timeout=settings.http_head_timeout,
+        max_head_bytes=settings.http_max_head_bytes,
+        max_connections=connection_cap(settings.http_max_connections),
+    )
     server = uvicorn.Server(
         uvicorn.Config(
             door.app,
+            http=protocol,  # uvicorn's httptools protocol with a time and size limit on request heads
             host=options.host,
             port=options.port,
             log_config=config,
