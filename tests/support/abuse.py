@@ -41,10 +41,15 @@ def rss_mb(pid: int) -> float:
 
 @asynccontextmanager
 async def door(
-    logs: Path, grants: dict[str, dict[str, Any]], env: dict[str, str] | None = None, name: str = "server"
+    logs: Path,
+    grants: dict[str, dict[str, Any]],
+    env: dict[str, str] | None = None,
+    *,
+    max_files: int | None = None,
 ) -> AsyncIterator[tuple[Proc, Admin, dict[str, str], httpx2.AsyncClient]]:
-    """The sandbox and ``chift-mcp http`` with one token per grant; yields the server, the sandbox's
-    admin routes, the bearers by name and an HTTP client."""
+    """The sandbox and ``chift-mcp http`` with one token per grant (``max_files``: the server's file
+    descriptor limit); yields the server, the sandbox's admin routes, the bearers by name and an
+    HTTP client."""
     logs.mkdir(parents=True, exist_ok=True)
     tokens = {n: f"cmcp_{n}_{i:04d}_" + "x" * 24 for i, n in enumerate(grants)}
     entries = [{"name": n, "token_sha256": hash_token(tokens[n]), **g} for n, g in grants.items()]
@@ -54,8 +59,21 @@ async def door(
     await sandbox.start()
     try:
         server = server_proc(
-            logs, name, sandbox.url, {"CHIFT_MCP_TOKENS_FILE": str(logs / "tokens.json"), **(env or {})}, []
+            logs,
+            "server",
+            sandbox.url,
+            {"CHIFT_MCP_TOKENS_FILE": str(logs / "tokens.json"), **(env or {})},
+            [],
         )
+        if max_files is not None:
+            limit = f"import resource; resource.setrlimit(resource.RLIMIT_NOFILE, ({max_files}, {max_files}))"
+            server.cmd = [
+                server.cmd[0],
+                "-c",
+                f"{limit}; import runpy, sys; sys.argv[0] = 'chift-mcp'; "
+                "runpy.run_module('chift_mcp', run_name='__main__')",
+                *server.cmd[3:],
+            ]
         await server.start()
         async with httpx2.AsyncClient(timeout=60, limits=httpx2.Limits(max_connections=64)) as http:
             admin = Admin(sandbox.url)
@@ -197,17 +215,21 @@ async def _closed_after(reader: asyncio.StreamReader, since: float, limit: float
 
 
 async def slow_heads(logs: Path, *, heads: int = 1100, big_headers: int = 20) -> dict[str, Any]:
-    """F6: ``heads`` connections that send half a request head and nothing more (no token), a probe
-    and a valid call meanwhile; then ``big_headers`` requests with a 1 MB header line."""
+    """F6: ``heads`` connections that send half a request head and nothing more (no token) to a server
+    whose file descriptor limit is 1,024, a probe and a valid call meanwhile; then ``big_headers``
+    requests with a 1 MB header line."""
     grants = {"tenant": {}}
-    async with door(logs, grants) as (server, _, tokens, http):
+    async with door(logs, grants, max_files=1024) as (server, _, tokens, http):  # a common default
         port = int(server.url.rsplit(":", 1)[1])
         pid = server.proc.pid  # type: ignore[union-attr]
         rss_before = rss_mb(pid)
         started = time.monotonic()
         opened = [await _half_open(port) for _ in range(heads)]
         seconds_to_open = time.monotonic() - started
-        probe = await http.get(server.url + "/healthz")
+        try:
+            probe = (await http.get(server.url + "/healthz", timeout=10)).status_code
+        except httpx2.HTTPError as exc:
+            probe = type(exc).__name__
         during = await tenant_call(http, server.url + "/mcp", tokens["tenant"])
         closed = await asyncio.gather(*(_closed_after(r, started, 90) for r, _ in opened))
         for _, writer in opened:
@@ -232,7 +254,7 @@ async def slow_heads(logs: Path, *, heads: int = 1100, big_headers: int = 20) ->
         return {
             "half-open heads": heads,
             "seconds to open them": round(seconds_to_open, 1),
-            "/healthz meanwhile": probe.status_code,
+            "/healthz meanwhile": probe,
             "tenant meanwhile": during,
             "closed by the server": heads - still_open,
             "still open after 90 s": still_open,
