@@ -159,6 +159,9 @@ class Settings(BaseSettings):
         ge=1,
         description="HTTP: consumers per minute one token may have looked up (their connections); others get the configured domains.",
     )
+    http_consumer_lookups_in_flight: int = Field(
+        4, ge=1, description="HTTP: consumers' connection lookups running at once, all callers together."
+    )
     http_consumers_refresh: float = Field(
         30.0,
         ge=0,

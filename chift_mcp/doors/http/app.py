@@ -86,6 +86,7 @@ def build_app(
         ttl=settings.connections_ttl,
         track_connections=not passthrough,
         lookups_per_minute=settings.http_consumer_lookups,
+        lookups_in_flight=settings.http_consumer_lookups_in_flight,
         consumers_refresh=settings.http_consumers_refresh,
     )
     lifespan_access = runtime.access
