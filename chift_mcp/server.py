@@ -210,13 +210,13 @@ def build_server(
         return types.ListToolsResult(tools=registry.view(caller).mcp_tools)
 
     async def call_tool(ctx: Any, params: types.CallToolRequestParams) -> Any:  # the wire dict
-        caller = await access_of(ctx)
-        if registry.inventory.get(params.name) is None:
-            raise unknown_tool(params.name, registry.view(caller))
-        if admit is not None:
+        if admit is not None:  # before the caller's access is looked up: a call over the limit costs nothing
             refused = await admit(ctx, params.name)
             if refused is not None:
                 return call_result(refused)
+        caller = await access_of(ctx)
+        if registry.inventory.get(params.name) is None:
+            raise unknown_tool(params.name, registry.view(caller))
         return call_result(await registry.call(params.name, params.arguments, caller))
 
     async def list_prompts(ctx: Any, params: types.PaginatedRequestParams | None) -> types.ListPromptsResult:

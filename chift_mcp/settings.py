@@ -153,6 +153,47 @@ class Settings(BaseSettings):
         120.0, gt=0, description="HTTP: seconds a request may take before it is cut off (504)."
     )
 
+    http_drain_timeout: float = Field(
+        10.0,
+        gt=0,
+        description="HTTP: seconds SIGTERM lets the requests in flight finish; their Chift calls end before it.",
+    )
+    http_max_sessions_per_token: int = Field(
+        100, ge=1, description="HTTP: stateful sessions one token may hold open (429 above)."
+    )
+    http_session_idle_timeout: float = Field(
+        1800.0, gt=0, description="HTTP: seconds a stateful session may stay idle before it is closed."
+    )
+    http_unused_session_ttl: float = Field(
+        60.0, gt=0, description="HTTP: seconds a session opened but never used stays open."
+    )
+    http_max_connections: int = Field(
+        1000,
+        ge=16,
+        description="HTTP: open connections at most (kept under the file descriptor limit); past it the oldest half-sent request head is dropped.",
+    )
+    http_head_timeout: float = Field(
+        10.0, gt=0, description="HTTP: seconds a client has to send a request's head (408 and closed after)."
+    )
+    http_max_head_bytes: int = Field(
+        65_536,
+        ge=4096,
+        description="HTTP: largest request head (request line and headers) in bytes (431 above).",
+    )
+    http_consumer_lookups: int = Field(
+        20,
+        ge=1,
+        description="HTTP: consumers per minute one token may have looked up (their connections); others get the configured domains.",
+    )
+    http_consumer_lookups_in_flight: int = Field(
+        4, ge=1, description="HTTP: consumers' connection lookups running at once, all callers together."
+    )
+    http_consumers_refresh: float = Field(
+        30.0,
+        ge=0,
+        description="HTTP: least seconds between two fetches of the account's consumers (an unknown X-Chift-Consumer-Id is checked against them).",
+    )
+
     # The doors' limits (stdio and HTTP).
     mcp_rate_limit: int | None = Field(
         None,

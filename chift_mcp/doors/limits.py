@@ -15,6 +15,7 @@ from __future__ import annotations
 
 __all__ = ["CallLimits", "ConsumerGate", "gate_upstream", "storage_uri"]
 
+import contextlib
 import logging
 import math
 import time
@@ -24,7 +25,9 @@ from urllib.parse import unquote
 
 import anyio
 
-from chift_mcp.errors import ConfigError, RateLimited
+from chift_mcp.chift.client import deadline_in
+from chift_mcp.chift.hints import check_before_resending
+from chift_mcp.errors import ConfigError, RateLimited, UnreachableError
 from chift_mcp.tools.result import ToolResult, dumps
 
 if TYPE_CHECKING:
@@ -33,6 +36,8 @@ if TYPE_CHECKING:
 logger = logging.getLogger("chift_mcp.limits")
 
 KEY_PREFIX = "chift-mcp"
+DRAIN_GRACE = 0.5  # seconds a call already waiting on Chift gets past the drain deadline
+WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 _STORAGE_SCHEMES = {"redis": "async+redis", "rediss": "async+rediss", "redis+unix": "async+redis+unix"}
 
 
@@ -87,6 +92,20 @@ class CallLimits:
     async def admit(self, who: str, per_minute: int | None) -> ToolResult | None:
         """None when ``who`` may make one more tool call now (it is counted), else the tool error."""
         limit = per_minute or self.default
+        retry_after = await self.retry_after(who, per_minute)
+        if retry_after is None or limit is None:
+            return None
+        error = RateLimited(
+            f"rate limit reached: this token may make {limit} tool calls per minute",
+            retry_after=retry_after,
+            hint=f"wait {retry_after} s and call again; nothing was sent to Chift",
+        )
+        payload = error.payload()
+        return ToolResult(dumps(payload), payload, is_error=True)
+
+    async def retry_after(self, who: str, per_minute: int | None) -> int | None:
+        """Count one more hit for ``who``: None when it is within the limit, else the seconds to wait."""
+        limit = per_minute or self.default
         if limit is None:
             return None
         item = self._items.get(limit)
@@ -108,14 +127,7 @@ class CallLimits:
                 self._warned_at = now
                 logger.warning("rate limit not counted (%s): the call goes through", type(exc).__name__)
             return None
-        retry_after = max(1, math.ceil(reset - time.time()))
-        error = RateLimited(
-            f"rate limit reached: this token may make {limit} tool calls per minute",
-            retry_after=retry_after,
-            hint=f"wait {retry_after} s and call again; nothing was sent to Chift",
-        )
-        payload = error.payload()
-        return ToolResult(dumps(payload), payload, is_error=True)
+        return max(1, math.ceil(reset - time.time()))
 
 
 class _Slot:
@@ -137,6 +149,17 @@ class ConsumerGate:
         self.upstream = upstream
         self.per_consumer = per_consumer
         self._slots: dict[str, _Slot] = {}
+        self.drain_at: float | None = None  # time.monotonic() by which every call must be over
+        self._running: set[anyio.CancelScope] = set()
+
+    def drain_by(self, at: float) -> None:
+        """Shutting down: every call must be over by ``at`` (``time.monotonic()``). The ones that
+        start from now on get it as their deadline (the client ends them with the error that names a
+        write's client request id); the ones already waiting on Chift are cut a little after it and
+        answered with that error here."""
+        self.drain_at = at if self.drain_at is None else min(at, self.drain_at)
+        for scope in self._running:
+            scope.deadline = min(scope.deadline, self.drain_at + DRAIN_GRACE)
 
     async def request(self, method: str, path: str, **kw: Any) -> Any:
         key = consumer_of(path)
@@ -150,13 +173,39 @@ class ConsumerGate:
             except anyio.WouldBlock:
                 await slot.semaphore.acquire()
             try:
-                return await self.upstream.request(method, path, **kw)
+                return await self._send(method, path, **kw)
             finally:
                 slot.semaphore.release()
         finally:
             slot.users -= 1
             if not slot.users:
                 del self._slots[key]
+
+    async def _send(self, method: str, path: str, **kw: Any) -> Any:
+        deadline = math.inf if self.drain_at is None else self.drain_at + DRAIN_GRACE
+        drain: contextlib.AbstractContextManager[Any] = contextlib.nullcontext()
+        if self.drain_at is not None:
+            drain = deadline_in(max(0.0, self.drain_at - time.monotonic()))
+        with anyio.CancelScope(deadline=deadline) as scope, drain:
+            self._running.add(scope)
+            try:
+                return await self.upstream.request(method, path, **kw)
+            finally:
+                self._running.discard(scope)
+        rid = kw.get("request_id")
+        writes = kw.get("writes")
+        if writes is None:
+            writes = method.upper() in WRITE_METHODS
+        hint = (
+            check_before_resending(method.upper(), path, rid, "the server shut down").lstrip()
+            if writes and rid
+            else "nothing is known to have changed: call again (another replica answers)"
+        )
+        raise UnreachableError(
+            f"Gave up on {method.upper()} {path}: this server is shutting down and Chift had not answered.",
+            hint=hint,
+            request_id=rid if writes else None,
+        )
 
     def in_flight(self) -> Mapping[str, int]:
         """Requests in flight or waiting, per consumer (for tests and metrics)."""

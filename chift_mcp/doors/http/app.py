@@ -27,10 +27,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from chift_mcp.doors.http.connections import connection_cap, guarded_protocol
 from chift_mcp.doors.http.events import BoundedEventStore, SessionEvents
 from chift_mcp.doors.http.guard import HostGuard, HttpOptions, McpDoor, access_for, caller_of, is_loopback
 from chift_mcp.doors.http.lifecycle import AccessLog, Drain, Readiness, RecordOutcome
 from chift_mcp.doors.http.metrics import Metrics, meter_upstream
+from chift_mcp.doors.http.sessions import SessionQuota
 from chift_mcp.doors.http.tokens import TokenTable
 from chift_mcp.doors.limits import CallLimits, gate_upstream, storage_uri
 from chift_mcp.errors import ConfigError
@@ -77,9 +79,16 @@ def build_app(
     passthrough = options.auth == "chift"
     metrics = Metrics(sessions=lambda: len(getattr(manager, "_server_instances", ())))  # the SDK's table
     meter_upstream(runtime, metrics)  # inside the gate: Chift's own time is measured, not the wait
-    gate_upstream(runtime, settings.upstream_concurrency)  # before CallerAccess copies the access's
+    gate = gate_upstream(runtime, settings.upstream_concurrency)  # before CallerAccess copies the access's
     limits = call_limits(settings, tokens)
-    resolver = CallerAccess(runtime.access, ttl=settings.connections_ttl, track_connections=not passthrough)
+    resolver = CallerAccess(
+        runtime.access,
+        ttl=settings.connections_ttl,
+        track_connections=not passthrough,
+        lookups_per_minute=settings.http_consumer_lookups,
+        lookups_in_flight=settings.http_consumer_lookups_in_flight,
+        consumers_refresh=settings.http_consumers_refresh,
+    )
     lifespan_access = runtime.access
     if passthrough and runtime.access.base.consumer_id:
         # Without a caller's token there is nothing to fetch at start-up: build_server only starts
@@ -107,15 +116,28 @@ def build_app(
         # Host is checked by HostGuard, Origin by McpDoor (before auth); the SDK still checks Content-Type.
         security_settings=TransportSecuritySettings(enable_dns_rebinding_protection=False),
         max_request_body_size=options.max_body,
+        session_idle_timeout=settings.http_session_idle_timeout,
     )
     drain = Drain(options.shutdown_timeout)
+    drain.on_drain.append(gate.drain_by)  # SIGTERM: every Chift call ends inside the drain window
     mcp: Any = StreamableHTTPASGIApp(manager)
+    if events is not None:
+        mcp = SessionEvents(mcp, events)
+    if not options.stateless:
+        mcp = SessionQuota(
+            mcp,
+            instances=lambda: manager._server_instances,  # the SDK's table, as for the metrics
+            per_token=settings.http_max_sessions_per_token,
+            unused_ttl=settings.http_unused_session_ttl,
+            admit=limits.retry_after if limits is not None else None,
+        )
     door = McpDoor(
-        SessionEvents(mcp, events) if events is not None else mcp,
+        mcp,
         drain=drain,
         options=options,
         tokens=tokens,
         server_consumer=runtime.access.base.consumer_id,
+        check_consumer=resolver.check_consumer,
     )
     readiness = Readiness(runtime, auth=options.auth, sandbox=sandbox)
 
@@ -175,7 +197,8 @@ def build_app(
     app.router.redirect_slashes = False
     app.add_middleware(HostGuard, options=options)
     app.add_middleware(AccessLog)
-    extras = {"manager": manager, "events": events, "metrics": metrics, "limits": limits}
+    extras = {"manager": manager, "events": events, "metrics": metrics, "limits": limits, "quota": mcp}
+    extras |= {"drain": drain, "gate": gate}
     return HttpDoor(app, runtime, resolver, readiness, server, extras)
 
 
@@ -229,9 +252,15 @@ def run(settings: Settings, options: HttpOptions, *, sandbox: bool = False) -> i
     runtime = Runtime.open(settings, sandbox=sandbox, passthrough=options.auth == "chift")
     door = build_app(runtime, options, tokens, sandbox=sandbox, drain_on_sigterm=True)
     config = uvicorn_log_config("chift_mcp.http")
+    protocol = guarded_protocol(
+        head_timeout=settings.http_head_timeout,
+        max_head_bytes=settings.http_max_head_bytes,
+        max_connections=connection_cap(settings.http_max_connections),
+    )
     server = uvicorn.Server(
         uvicorn.Config(
             door.app,
+            http=protocol,  # uvicorn's httptools protocol with a time and size limit on request heads
             host=options.host,
             port=options.port,
             log_config=config,

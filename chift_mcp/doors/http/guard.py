@@ -90,6 +90,7 @@ class HttpOptions:
             allowed_hosts=tuple(hosts) if hosts else None,
             max_body=settings.http_max_body,
             request_timeout=settings.http_request_timeout,
+            shutdown_timeout=settings.http_drain_timeout,
         )
 
 
@@ -200,8 +201,10 @@ class McpDoor:
         tokens: TokenTable | None,
         server_consumer: str | None,
         drain: Drain | None = None,
+        check_consumer: Callable[[str], Awaitable[bool]] | None = None,
     ) -> None:
         self.app = app
+        self.check_consumer = check_consumer
         self.options = options
         self.tokens = tokens
         self.server_consumer = server_consumer
@@ -219,6 +222,8 @@ class McpDoor:
             refusal = _refuse(503, "shutting_down", "this server is shutting down: retry on another one")
         if refusal is None:
             refusal = self._authenticate(scope, headers)
+        if refusal is None:
+            refusal = await self._check_consumer(scope[CALLER_KEY])
         if refusal is not None:
             if isinstance(record, dict):
                 record["refused"] = refusal.headers.get("x-chift-refusal", "")
@@ -277,6 +282,25 @@ class McpDoor:
         if principal is not None:
             scope["user"] = AuthenticatedUser(AccessToken(token=principal, client_id=principal, scopes=[]))
         return None
+
+    async def _check_consumer(self, caller: Caller) -> Response | None:
+        """A consumer the caller named (not one its token or the server is bound to) must be one of
+        the account's: checked against a cached list, before it costs a Chift request of its own."""
+        named = caller.consumer_id
+        if (
+            named is None
+            or self.check_consumer is None
+            or named in (self.server_consumer, caller.grant.consumer_id)
+        ):
+            return None
+        if await self.check_consumer(named):
+            return None
+        return _refuse(
+            403,
+            "unknown_consumer",
+            f"the account has no consumer {named} ({CONSUMER_HEADER}); a consumer created just now "
+            "is known within a minute",
+        )
 
     async def _call_with_limit(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope.get("method") == "GET":  # the standalone SSE stream is long-lived by design

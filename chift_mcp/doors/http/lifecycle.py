@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger("chift_mcp.http")
 
 LOG_KEY = "chift.log"
+DRAIN_ANSWER_TIME = 1.5  # seconds of the drain kept to answer the calls cut at its deadline
 PROBE_PATHS = ("/healthz", "/readyz", "/metrics")  # answered without a token, logged at debug level
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 _TOOL_NAME = re.compile(r"^[A-Za-z0-9_./-]{1,64}$")  # tool names and MCP methods, as logged
@@ -104,7 +105,11 @@ class Drain:
     def __init__(self, timeout: float) -> None:
         self.timeout = timeout
         self.draining = False
+        # Told when draining starts, with the instant (time.monotonic()) by which calls must be over:
+        # a little before the drain ends, so that their answers (a write's client request id) go out.
+        self.on_drain: list[Callable[[float], None]] = []
         self.in_flight = 0
+        self._task: asyncio.Task[None] | None = None  # the drain's, once SIGTERM came
         self._idle = asyncio.Event()
         self._idle.set()
 
@@ -125,6 +130,13 @@ class Drain:
                 "%d request(s) still in flight after %.0f s; stopping anyway", self.in_flight, self.timeout
             )
 
+    def start(self) -> None:
+        """Refuse new requests from now on, and tell ``on_drain`` when the ones in flight must end."""
+        self.draining = True
+        calls_end = time.monotonic() + max(self.timeout - DRAIN_ANSWER_TIME, self.timeout / 2)
+        for listener in self.on_drain:
+            listener(calls_end)
+
     def install(self) -> None:
         """Put a drain in front of the SIGTERM handler in place (uvicorn's, while it serves)."""
         if threading.current_thread() is not threading.main_thread():
@@ -144,7 +156,12 @@ class Drain:
                 previous(signum, frame)
                 return
             self.draining = True
-            loop.call_soon_threadsafe(lambda: loop.create_task(drain_then_stop(signum)))
+
+            def begin() -> None:  # in the loop, not in the signal handler: it moves cancel scopes
+                self.start()
+                self._task = loop.create_task(drain_then_stop(signum))
+
+            loop.call_soon_threadsafe(begin)
 
         signal.signal(signal.SIGTERM, on_sigterm)
 

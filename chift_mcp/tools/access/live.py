@@ -20,8 +20,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
-from collections import OrderedDict
+from collections import Counter, OrderedDict, deque
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
@@ -208,11 +209,77 @@ class Caller:
     consumer_id: str | None = None
 
 
+class AccountConsumers:
+    """The ids of the account's consumers (``GET /consumers``), to check a consumer a caller names
+    before it costs anything: fetched when an id is not among them, at most once every ``refresh``
+    seconds, one fetch at a time (the callers that ask meanwhile wait for the same one)."""
+
+    def __init__(
+        self, upstream: Fetcher, *, refresh: float = 30.0, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.upstream = upstream
+        self.refresh = refresh
+        self.clock = clock
+        self.fetches = 0
+        self._ids: frozenset[str] | None = None
+        self._fetched_at = -math.inf
+        self._task: asyncio.Task[None] | None = None
+
+    async def has(self, consumer_id: str) -> bool | None:
+        """Whether the account has this consumer; None when the list cannot be had (Chift decides)."""
+        wanted = consumer_id.lower()
+        if self._ids is not None and wanted in self._ids:
+            return True
+        if self.clock() - self._fetched_at >= self.refresh or (
+            self._task is not None and not self._task.done()
+        ):
+            if self._task is None or self._task.done():
+                self._task = asyncio.create_task(self._fetch())
+            await asyncio.shield(self._task)
+        if self._ids is None:
+            return None
+        return wanted in self._ids
+
+    async def _fetch(self) -> None:
+        self.fetches += 1
+        try:
+            answer = await self.upstream.request("GET", "/consumers")
+        except Exception as exc:  # Chift is down or refuses: the calls themselves will say so
+            reason = f"{exc.code}: {exc.message}" if isinstance(exc, ToolError) else type(exc).__name__
+            logger.warning("could not list the account's consumers (%s)", reason)
+            return
+        finally:
+            self._fetched_at = self.clock()
+        items = answer.get("items") if isinstance(answer, dict) else answer
+        if isinstance(items, list):
+            self._ids = frozenset(
+                str(item.get("consumerid")).lower() for item in items if isinstance(item, dict)
+            )
+
+
+class _Bounded:
+    """A Fetcher that lets at most ``semaphore``'s size of requests through at once."""
+
+    def __init__(self, upstream: Fetcher, semaphore: asyncio.Semaphore) -> None:
+        self.upstream = upstream
+        self.semaphore = semaphore
+
+    async def request(self, method: str, path: str, **kw: Any) -> Any:
+        async with self.semaphore:
+            return await self.upstream.request(method, path, **kw)
+
+
 class CallerAccess:
     """The access of one HTTP caller: the server's, narrowed by their grant.
 
     In pass-through mode (``track_connections=False``) the connections are not looked up: each
     caller's own Chift token is what Chift authorises, and no caller's answer is cached for another.
+
+    What one caller can cost: a consumer it names must be one of the account's
+    (:meth:`check_consumer`, :class:`AccountConsumers`); it has at most ``lookups_per_minute`` consumers'
+    connections looked up a minute (past that, the configured domains: nothing fetched, nothing
+    cached); it holds at most a quarter of the ``max_consumers`` cached entries (its own oldest goes
+    first); and at most ``lookups_in_flight`` lookups run at once, all callers together.
     """
 
     def __init__(
@@ -222,16 +289,36 @@ class CallerAccess:
         ttl: float = 300.0,
         track_connections: bool = True,
         max_consumers: int = 256,
+        lookups_per_minute: int = 20,
+        lookups_in_flight: int = 4,
+        consumers_refresh: float = 30.0,
     ) -> None:
         self.server = server
         self.ttl = ttl
         self.track_connections = track_connections
         self.max_consumers = max_consumers
-        self._consumers: OrderedDict[str, ConsumerAccess] = OrderedDict()
+        self.per_caller = max(1, max_consumers // 4)
+        self.lookups_per_minute = lookups_per_minute
+        self._consumers: OrderedDict[str, tuple[ConsumerAccess, str]] = OrderedDict()
+        self._held: Counter[str] = Counter()
+        self._lookups: dict[str, deque[float]] = {}
+        upstream = server.upstream
+        self._upstream = _Bounded(upstream, asyncio.Semaphore(lookups_in_flight)) if upstream else None
+        self.account = (
+            AccountConsumers(self._upstream, refresh=consumers_refresh, clock=server.clock)
+            if self._upstream is not None and track_connections
+            else None
+        )
 
     @property
     def server_consumer(self) -> str | None:
         return self.server.base.consumer_id
+
+    async def check_consumer(self, consumer_id: str) -> bool:
+        """False when the account is known not to have this consumer (nothing else is sent)."""
+        if self.account is None or consumer_id == self.server_consumer:
+            return True
+        return await self.account.has(consumer_id) is not False
 
     async def resolve(self, caller: Caller) -> Access:
         consumer = caller.consumer_id
@@ -240,25 +327,54 @@ class CallerAccess:
         elif consumer is None or consumer == self.server_consumer:
             base = await self.server.current()
         else:
-            base = await (await self._consumer(consumer)).current()
+            provider = self._consumer(consumer, str(getattr(caller.grant, "name", "")))
+            base = (
+                await provider.current()
+                if provider is not None
+                else self.server.base.narrowed(consumer_id=consumer)
+            )
         grant = caller.grant
         config = grant.function_config
         kinds: Mapping[str, frozenset[str]] | None = dict(config) if config is not None else None
         return base.narrowed(function_config=kinds, read_only=grant.read_only, mode=grant.tool_mode)
 
-    async def _consumer(self, consumer: str) -> ConsumerAccess:
-        provider = self._consumers.get(consumer)
-        if provider is not None:
+    def _consumer(self, consumer: str, who: str) -> ConsumerAccess | None:
+        found = self._consumers.get(consumer)
+        if found is not None:
             self._consumers.move_to_end(consumer)
-            return provider
+            return found[0]
+        if not self._may_look_up(who):
+            return None
         provider = self.server.for_consumer(consumer, ttl=self.ttl)
-        self._consumers[consumer] = provider
+        provider.upstream = self._upstream
+        if self._held[who] >= self.per_caller:  # its own oldest goes, not another caller's
+            self._drop(next(c for c, (_, owner) in self._consumers.items() if owner == who))
+        self._consumers[consumer] = (provider, who)
+        self._held[who] += 1
         while len(self._consumers) > self.max_consumers:
-            _, old = self._consumers.popitem(last=False)
-            await old.aclose()
+            self._drop(next(iter(self._consumers)))
         return provider
 
+    def _may_look_up(self, who: str) -> bool:
+        now = self.server.clock()
+        times = self._lookups.get(who)
+        if times is None:
+            times = self._lookups[who] = deque(maxlen=self.lookups_per_minute)
+        if len(times) == self.lookups_per_minute and now - times[0] < 60:
+            return False
+        times.append(now)
+        return True
+
+    def _drop(self, consumer: str) -> None:
+        provider, owner = self._consumers.pop(consumer)
+        self._held[owner] -= 1
+        if not self._held[owner]:
+            del self._held[owner]
+        if provider._task is not None and not provider._task.done():
+            provider._task.cancel()
+
     async def aclose(self) -> None:
-        for provider in self._consumers.values():
+        for provider, _ in self._consumers.values():
             await provider.aclose()
         self._consumers.clear()
+        self._held.clear()
