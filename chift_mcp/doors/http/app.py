@@ -67,6 +67,7 @@ def build_app(
     drain_on_sigterm: bool = False,
 ) -> HttpDoor:
     """The Starlette app of the HTTP door over ``runtime`` (see the module docstring)."""
+    from mcp.server.auth.middleware.auth_context import AuthContextMiddleware
     from mcp.server.streamable_http_manager import StreamableHTTPASGIApp, StreamableHTTPSessionManager
     from mcp.server.transport_security import TransportSecuritySettings
 
@@ -109,7 +110,7 @@ def build_app(
         max_request_body_size=options.max_body,
     )
     drain = Drain(options.shutdown_timeout)
-    mcp: Any = StreamableHTTPASGIApp(manager)
+    mcp: Any = AuthContextMiddleware(StreamableHTTPASGIApp(manager))  # the caller reaches code mode's caps
     door = McpDoor(
         SessionEvents(mcp, events) if events is not None else mcp,
         drain=drain,
