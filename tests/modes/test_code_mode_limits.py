@@ -173,3 +173,32 @@ async def test_bombs_end_as_tool_errors_while_other_calls_answer() -> None:
     assert not [
         e for e in runtime.sandbox_app.state.sandbox.log if e["operation_id"] == "accounting_get_clients"
     ]
+
+
+async def test_waiting_for_a_worker_does_not_use_up_the_programs_wall_time() -> None:
+    """One worker for this caller (2 workers, so a share of 1): the second program waits about 2.7 s for
+    the first (an endless loop, cut at 3 s), then runs for about half a second within its own 3 s: it
+    answers more than 3 s after it was sent, where counting the wait would have cut it."""
+    runtime = Runtime.open(
+        Settings(tool_mode="code", code_timeout=3, code_workers=2, code_queue_timeout=5), sandbox=True
+    )
+    answers: dict[str, Any] = {}
+
+    async def execute(client: Client, name: str, code: str) -> None:
+        started = time.perf_counter()
+        result = await client.call_tool("execute", {"code": code})
+        body = json.loads(result.content[0].text)  # type: ignore[union-attr]
+        answers[name] = (result.is_error, body, time.perf_counter() - started)
+
+    try:
+        with anyio.fail_after(30):
+            async with Client(runtime.server()) as client, anyio.create_task_group() as tg:
+                tg.start_soon(execute, client, "endless", "while True:\n    pass")
+                await anyio.sleep(0.3)
+                tg.start_soon(execute, client, "waiting", "n = 0\nfor i in range(15000000):\n    n += i\nn")
+    finally:
+        await runtime.aclose()
+    assert answers["endless"][1]["limit"] == "wall time"
+    failed, body, seconds = answers["waiting"]
+    assert not failed and body["result"] == sum(range(15000000)), body
+    assert seconds > 3
