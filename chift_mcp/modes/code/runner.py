@@ -153,14 +153,18 @@ class CodeRunner:
                     if isinstance(exc, ProgramError):
                         exc.details.update(program.details(output.text))
                     raise
-        if output.overflow:
-            raise program.limit("printed output", f"{limits.result_chars} characters", output.text)
-        if deadline.cancelled_caught:
-            raise program.limit("wall time", _seconds(limits.timeout), output.text)
-        logger.info(
-            "execute: %d operation calls in %.0f ms", program.calls, (time.perf_counter() - started) * 1000
-        )
-        value = await program.converted(lambda: snapshot.output, "result size", output.text)
+            if output.overflow:
+                raise program.limit("printed output", f"{limits.result_chars} characters", output.text)
+            if deadline.cancelled_caught:
+                raise program.limit("wall time", _seconds(limits.timeout), output.text)
+            logger.info(
+                "execute: %d operation calls in %.0f ms",
+                program.calls,
+                (time.perf_counter() - started) * 1000,
+            )
+            # converted while the program still counts against its caller's share: a caller cannot
+            # pile up conversions
+            value = await program.converted(lambda: snapshot.output, "result size", output.text)
         return Outcome(value, output.text, program.calls, program.writes)
 
     @staticmethod

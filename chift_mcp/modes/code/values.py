@@ -5,9 +5,11 @@ arguments (``snapshot.kwargs``) as Python objects that keep the interpreter's sh
 ``x = [1]; for i in range(30): x = [x, x]`` the host holds 31 lists, but JSON of it has 2^30 items.
 Converting it whole (``to_jsonable_python``, ``dumps``) expands it first and measures it after: at
 N=22, 760 MB and 17 s of a blocked event loop. :func:`to_json_value` walks the value instead,
-counting the JSON characters each part adds — a shared part each time it would be written — and
-stops at the first character past ``cap``: the work done is bounded by the cap, whatever the value.
-The runner calls it in a worker thread, off the event loop.
+counting the JSON characters each part adds — a shared part each time it would be written, from its
+size measured the first time, without walking it again — and stops at the first character past
+``cap``: the work done is bounded by the cap, whatever the value (and a value that shares its parts
+reaches it in as many steps as it has levels). The data it returns shares those parts too; its JSON
+is at most ``cap`` characters. The runner calls it in a worker thread, off the event loop.
 
 Types: ``str``, numbers, booleans and ``None`` as they are (NaN and infinities as ``null``); lists,
 tuples, sets and named tuples as lists; dicts as objects (keys as text: ``1`` → ``"1"``, a tuple's
@@ -58,6 +60,11 @@ class _Walk:
     def __init__(self, cap: int) -> None:
         self.cap = cap
         self.size = 0
+        self.deepest = 0  # the depth of the deepest container met so far
+        # each container converted, by id: (itself, kept so that its id is not reused; its data, its
+        # JSON size, its height). Met again, it is counted again without a walk: a value that shares
+        # its parts reaches the cap in as many steps as it has levels.
+        self.seen: dict[int, tuple[Any, Any, int, int]] = {}
 
     def add(self, chars: int) -> None:
         self.size += chars
@@ -83,14 +90,29 @@ class _Walk:
             return value
         if depth >= MAX_DEPTH:
             raise TooDeep
-        if isinstance(value, (list, tuple, set, frozenset)):
-            return self.items(value, depth)
-        if isinstance(value, dict):
-            return self.mapping(value, depth)
+        if isinstance(value, (list, tuple, set, frozenset, dict)):
+            return self.container(value, depth)
         attributes = getattr(value, "attributes", None)  # pydantic_monty.MontyClassProxy
         if isinstance(attributes, dict) and type(value).__module__.startswith("pydantic_monty"):
             return self.mapping(attributes, depth)
         return self.convert(_leaf(value), depth)
+
+    def container(self, value: Any, depth: int) -> Any:
+        seen = self.seen.get(id(value))
+        if seen is not None:
+            _, data, size, height = seen
+            if depth + height >= MAX_DEPTH:
+                raise TooDeep
+            self.add(size)
+            self.deepest = max(self.deepest, depth + height)
+            return data  # shared, as in the program: what is written from it is counted
+        outer, start = self.deepest, self.size
+        self.deepest = depth
+        data = self.mapping(value, depth) if isinstance(value, dict) else self.items(value, depth)
+        height = self.deepest - depth
+        self.deepest = max(outer, self.deepest)
+        self.seen[id(value)] = (value, data, self.size - start, height)
+        return data
 
     def items(self, values: Any, depth: int) -> list[Any]:
         self.add(2)
