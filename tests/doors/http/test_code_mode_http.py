@@ -106,7 +106,7 @@ async def test_one_tokens_endless_programs_leave_a_worker_to_another_token() -> 
     hog, victim = "cmcp_code_mode_hog_00000000000000000000", "cmcp_code_mode_victim_00000000000000000"
     d = door(
         tokens={hog: {"name": "hog", "tool_mode": "code"}, victim: {"name": "victim", "tool_mode": "code"}},
-        settings={"code_timeout": 3, "code_workers": 3, "code_queue_timeout": 0.5},
+        settings={"code_timeout": 2, "code_workers": 3, "code_queue_timeout": 0.5},
     )
     hogs: list[Any] = []
     with anyio.fail_after(TIMEOUT):
@@ -119,7 +119,7 @@ async def test_one_tokens_endless_programs_leave_a_worker_to_another_token() -> 
             async with anyio.create_task_group() as tg:
                 for _ in range(3):
                     tg.start_soon(endless)
-                await anyio.sleep(1.0)
+                await anyio.sleep(0.7)
                 async with mcp_client(base + "/mcp", victim) as client:
                     started = anyio.current_time()
                     answer = await client.call_tool("execute", {"code": "1 + 1"})
