@@ -51,6 +51,15 @@ def load_tools(settings: Settings, spec: Spec | None = None) -> list[ToolSpec]:
     return build()
 
 
+def _principal() -> str | None:
+    """Who sent the request being answered: the principal the HTTP door authenticated (``token:name``
+    or ``chift:fingerprint``, in the SDK's auth context), or None (stdio, or no authentication)."""
+    from mcp.server.auth.middleware.auth_context import get_access_token
+
+    token = get_access_token()
+    return token.client_id if token is not None else None
+
+
 def local_tools(settings: Settings) -> tuple[list[ToolSpec], dict[str, str], dict[str, Any]]:
     """The local tools settings ask for (discovery's and code mode's always: the caller's mode, the
     server's or a token's, decides which are listed), their aliases, and the services behind them
@@ -64,8 +73,9 @@ def local_tools(settings: Settings) -> tuple[list[ToolSpec], dict[str, str], dic
         )
     from chift_mcp.chift.client import CALL_DEADLINE
 
-    # pydantic-monty is imported on the first execute, not here; a run ends by its request's deadline
-    code, runner = code_mode(settings, CALL_DEADLINE.get)
+    # pydantic-monty is imported on the first execute, not here; a run ends by its request's deadline,
+    # and the programs that run at once are capped per caller (the HTTP door's authenticated principal)
+    code, runner = code_mode(settings, CALL_DEADLINE.get, caller=_principal)
     tools = [*discovery_tools(), *code]
     aliases: dict[str, str] = {}
     services: dict[str, Any] = {"code": runner}

@@ -139,6 +139,28 @@ class RateLimited(ToolError):
         return {**super().payload(), "retry_after": self.retry_after}
 
 
+class Busy(ToolError):
+    """No room for the call now (code mode: every worker, or the caller's share of them, is taken):
+    ``limit`` names what is full and ``setting`` the setting that sizes it; retry after
+    ``retry_after`` seconds."""
+
+    code = "BUSY"
+    retryable = True
+
+    def __init__(
+        self, message: str, *, limit: str, setting: str, value: int, retry_after: int, hint: str
+    ) -> None:
+        super().__init__(message, hint=hint)
+        self.limit, self.setting, self.value, self.retry_after = limit, setting, value, retry_after
+
+    def payload(self) -> dict[str, Any]:
+        out = super().payload()
+        retryable = out.pop("retryable")
+        out.update(limit=self.limit, setting=self.setting, value=self.value, retry_after=self.retry_after)
+        out["retryable"] = retryable
+        return out
+
+
 class UpstreamError(ToolError):
     """The Chift API could not do it. ``request_id`` is the ``X-Chift-Client-RequestId`` sent, if any:
     with it the outcome of a write can be looked up even when its answer was lost."""

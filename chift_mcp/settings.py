@@ -125,8 +125,32 @@ class Settings(BaseSettings):
         1_000_000,
         ge=1000,
         description=(
-            "Code mode: largest value (JSON characters) or printed output a program may hand back; "
-            "what the model reads is then cut at CHIFT_MAX_RESULT_CHARS like any result."
+            "Code mode: largest value (JSON characters) or printed output a program may hand back, and "
+            "largest arguments of one operation call it makes; measured while converted, never expanded "
+            "past it. What the model reads is then cut at CHIFT_MAX_RESULT_CHARS like any result."
+        ),
+    )
+    code_workers: int = Field(
+        4,
+        ge=1,
+        le=64,
+        description="Code mode: worker processes, so programs that run at once (each may use CHIFT_CODE_MAX_MEMORY).",
+    )
+    code_max_programs_per_caller: int = Field(
+        2,
+        ge=1,
+        description=(
+            "Code mode: programs one caller (an HTTP token; stdio: the one client) may run at once; "
+            "never more than CHIFT_CODE_WORKERS - 1, so one caller always leaves a worker to the others."
+        ),
+    )
+    code_queue_timeout: float = Field(
+        5.0,
+        ge=0,
+        le=60,
+        description=(
+            "Code mode: seconds a program may wait for a worker (or its caller's turn) before a BUSY "
+            "error; the wait is not counted in CHIFT_CODE_TIMEOUT."
         ),
     )
 

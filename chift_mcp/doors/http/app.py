@@ -69,6 +69,7 @@ def build_app(
     drain_on_sigterm: bool = False,
 ) -> HttpDoor:
     """The Starlette app of the HTTP door over ``runtime`` (see the module docstring)."""
+    from mcp.server.auth.middleware.auth_context import AuthContextMiddleware
     from mcp.server.streamable_http_manager import StreamableHTTPASGIApp, StreamableHTTPSessionManager
     from mcp.server.transport_security import TransportSecuritySettings
 
@@ -120,7 +121,7 @@ def build_app(
     )
     drain = Drain(options.shutdown_timeout)
     drain.on_drain.append(gate.drain_by)  # SIGTERM: every Chift call ends inside the drain window
-    mcp: Any = StreamableHTTPASGIApp(manager)
+    mcp: Any = AuthContextMiddleware(StreamableHTTPASGIApp(manager))  # the caller reaches code mode's caps
     if events is not None:
         mcp = SessionEvents(mcp, events)
     if not options.stateless:

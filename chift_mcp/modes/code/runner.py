@@ -23,8 +23,15 @@ Limits (``Limits``, from the ``CHIFT_CODE_*`` settings), each a tool error namin
 - memory and recursion: enforced inside the interpreter (``max_memory``, ``max_recursion_depth``);
 - operation calls: counted here; the call over the limit is not made and the run stops;
 - result size: the printed output is collected up to the limit, and the run is cancelled past it;
-  the value is measured once converted. What reaches the model is then cut at
-  ``CHIFT_MAX_RESULT_CHARS`` like any result (:func:`chift_mcp.modes.code.tools.envelope`).
+  the value, and the arguments of each operation call, are measured while they are converted, in a
+  worker thread, and refused at the first character past the limit
+  (:mod:`chift_mcp.modes.code.values`: a value that shares its parts is never expanded past it).
+  What reaches the model is then cut at ``CHIFT_MAX_RESULT_CHARS`` like any result
+  (:func:`chift_mcp.modes.code.tools.envelope`);
+- workers: a program runs once it has a worker, at most ``CHIFT_CODE_WORKERS`` at once and
+  ``CHIFT_CODE_MAX_PROGRAMS_PER_CALLER`` per caller; its wall time starts then. A program that cannot
+  get one within ``CHIFT_CODE_QUEUE_TIMEOUT`` is refused with a ``BUSY`` error
+  (:mod:`chift_mcp.modes.code.admission`).
 
 A worker that dies or is killed is replaced by the pool; the server goes on serving.
 """
@@ -41,10 +48,11 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 import anyio
-from pydantic_core import to_jsonable_python
+import anyio.to_thread
 
 from chift_mcp.errors import AccessDenied, LimitExceeded, ProgramError, ToolError
-from chift_mcp.tools.result import dumps
+from chift_mcp.modes.code.admission import Admission
+from chift_mcp.modes.code.values import MAX_DEPTH, TooDeep, TooLarge, to_json_value
 
 if TYPE_CHECKING:
     from chift_mcp.tools.definition import LocalCall
@@ -63,7 +71,10 @@ class Limits:
     memory: int = 128 * 1024 * 1024  # bytes of interpreter heap
     recursion: int = 200  # call stack depth
     calls: int = 200  # operation calls per run
-    result_chars: int = 1_000_000  # largest value (JSON characters) or printed output handed back
+    result_chars: int = 1_000_000  # largest value, operation call's arguments or printed output (characters)
+    workers: int = 4  # worker processes: programs that run at once
+    per_caller: int = 2  # programs one caller may run at once
+    queue: float = 5.0  # seconds a program may wait for a worker
 
     @classmethod
     def from_settings(cls, settings: Any) -> Limits:
@@ -73,6 +84,9 @@ class Limits:
             recursion=settings.code_max_recursion,
             calls=settings.code_max_calls,
             result_chars=settings.code_max_result_chars,
+            workers=settings.code_workers,
+            per_caller=settings.code_max_programs_per_caller,
+            queue=settings.code_queue_timeout,
         )
 
     def monty(self) -> dict[str, Any]:
@@ -100,46 +114,57 @@ class Outcome:
 class CodeRunner:
     """The worker pool (started on the first run, in the running event loop) and the runs."""
 
-    def __init__(self, limits: Limits, deadline: Callable[[], float | None] = lambda: None) -> None:
+    def __init__(
+        self,
+        limits: Limits,
+        deadline: Callable[[], float | None] = lambda: None,
+        caller: Callable[[], str | None] = lambda: None,
+    ) -> None:
         self.limits = limits
         self._deadline = deadline  # when the request carrying a run must answer (monotonic), if any
+        self._caller = caller  # who sends the request carrying a run (an HTTP token's name), if known
         self._pool: Any = None
+        self._admission: Admission | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._lock: asyncio.Lock | None = None
 
     async def run(self, code: str, call: LocalCall) -> Outcome:
         monty = _monty()
-        pool = await self._worker_pool(monty)
-        limits = self._within_the_request(self.limits, self._deadline())
-        program = Program(call, limits)
-        started = time.perf_counter()
-        with anyio.move_on_after(limits.timeout) as deadline:
-            output = Output(limits.result_chars, deadline)
-            try:
-                async with pool.checkout(limits=limits.monty()) as session:
-                    snapshot = await session.feed_start(
-                        code, external_lookup=program.lookup(), print_callback=output
-                    )
-                    while not isinstance(snapshot, monty.MontyComplete):
-                        snapshot = await program.answer(snapshot, monty)
-                    value = snapshot.output
-            except monty.MontyError as exc:
-                raise _program_error(exc, monty, limits, program, output.text) from None
-            except ToolError as exc:
-                if isinstance(exc, ProgramError):
-                    exc.details.update(program.details(output.text))
-                raise
-        if output.overflow:
-            raise program.limit("printed output", f"{limits.result_chars} characters", output.text)
-        if deadline.cancelled_caught:
-            raise program.limit("wall time", _seconds(limits.timeout), output.text)
-        logger.info(
-            "execute: %d operation calls in %.0f ms", program.calls, (time.perf_counter() - started) * 1000
-        )
-        value = to_jsonable_python(value, fallback=repr, inf_nan_mode="null")
-        size = len(dumps(value))
-        if size > limits.result_chars:
-            raise program.limit("result size", f"{limits.result_chars} characters", output.text, actual=size)
+        pool, admission = await self._worker_pool(monty)
+        at = self._deadline()
+        within = None if at is None else at - time.monotonic() - 0.5
+        async with admission.admitted(self._caller() or "local", within=within):
+            # the wall time starts here: waiting for a worker does not use it up
+            limits = self._within_the_request(self.limits, self._deadline())
+            program = Program(call, limits)
+            started = time.perf_counter()
+            with anyio.move_on_after(limits.timeout) as deadline:
+                output = Output(limits.result_chars, deadline)
+                try:
+                    async with pool.checkout(limits=limits.monty()) as session:
+                        snapshot = await session.feed_start(
+                            code, external_lookup=program.lookup(), print_callback=output
+                        )
+                        while not isinstance(snapshot, monty.MontyComplete):
+                            snapshot = await program.answer(snapshot, monty)
+                except monty.MontyError as exc:
+                    raise _program_error(exc, monty, limits, program, output.text) from None
+                except ToolError as exc:
+                    if isinstance(exc, ProgramError):
+                        exc.details.update(program.details(output.text))
+                    raise
+            if output.overflow:
+                raise program.limit("printed output", f"{limits.result_chars} characters", output.text)
+            if deadline.cancelled_caught:
+                raise program.limit("wall time", _seconds(limits.timeout), output.text)
+            logger.info(
+                "execute: %d operation calls in %.0f ms",
+                program.calls,
+                (time.perf_counter() - started) * 1000,
+            )
+            # converted while the program still counts against its caller's share: a caller cannot
+            # pile up conversions
+            value = await program.converted(lambda: snapshot.output, "result size", output.text)
         return Outcome(value, output.text, program.calls, program.writes)
 
     @staticmethod
@@ -152,19 +177,26 @@ class CodeRunner:
         left = at - time.monotonic()
         return replace(limits, timeout=max(0.5, left)) if left < limits.timeout else limits
 
-    async def _worker_pool(self, monty: Any) -> Any:
+    async def _worker_pool(self, monty: Any) -> tuple[Any, Admission]:
         loop = asyncio.get_running_loop()
-        if self._pool is not None and self._loop is loop:
-            return self._pool
+        if self._pool is not None and self._loop is loop and self._admission is not None:
+            return self._pool, self._admission
         if self._lock is None or self._loop is not loop:
             self._lock, self._loop, self._pool = asyncio.Lock(), loop, None
         async with self._lock:
             if self._pool is None:
-                pool = monty.AsyncMonty(min_processes=1, request_timeout=self.limits.timeout + 5)
+                limits = self.limits
+                pool = monty.AsyncMonty(
+                    min_processes=1, max_processes=limits.workers, request_timeout=limits.timeout + 5
+                )
                 await pool.__aenter__()
                 self._pool = pool
+                self._admission = Admission(
+                    workers=limits.workers, per_caller=limits.per_caller, wait=limits.queue
+                )
                 _pause_at_exit()
-        return self._pool
+        assert self._admission is not None
+        return self._pool, self._admission
 
     async def aclose(self) -> None:
         pool, self._pool = self._pool, None
@@ -251,8 +283,8 @@ class Program:
             return _raise("TypeError", f"{name}() takes keyword arguments only: {name}(argument=value, ...)")
         # A keyword given None is one not given (f(vat=row.get("vat"))), as in Python; the JSON tools
         # refuse null instead (no schema allows it).
-        arguments = to_jsonable_python(
-            {k: v for k, v in snapshot.kwargs.items() if v is not None}, fallback=str
+        arguments = await self.converted(
+            lambda: {k: v for k, v in snapshot.kwargs.items() if v is not None}, "argument size", ""
         )
         writes = tool.kind != "get"
         with anyio.CancelScope(shield=writes):  # a write in flight finishes; its outcome is reported
@@ -277,6 +309,22 @@ class Program:
                     "client_request_id": data["client_request_id"],
                 }
             )
+
+    async def converted(self, value: Callable[[], Any], which: str, output: str) -> Any:
+        """``value()`` (the program's value, or an operation call's arguments) as JSON data, measured
+        while it is converted, in a worker thread: refused at the first character past the limit."""
+        cap = self.limits.result_chars
+        try:
+            data, _ = await anyio.to_thread.run_sync(lambda: to_json_value(value(), cap))
+        except TooLarge:
+            raise self.limit(which, f"{cap} characters", output, actual=f"more than {cap}") from None
+        except TooDeep:
+            raise self.limit("nesting", f"{MAX_DEPTH} levels", output) from None
+        except ValueError as exc:  # the interpreter's own conversion (an int of more than 4300 digits)
+            raise ProgramError(
+                f"the program's {which.split()[0]} cannot be converted: {exc}", **self.details(output)
+            ) from None
+        return data
 
     def details(self, output: str) -> dict[str, Any]:
         """What a failed run reports: its output (its start and end), its calls and writes."""
@@ -304,6 +352,8 @@ _LIMIT_HINTS = {
     "recursion": "use a loop instead of deep recursion",
     "operation calls": "use larger pages (limit) and filters, or split the work into several runs",
     "result size": "return a summary (totals, counts, the first items), not the raw data",
+    "argument size": "pass smaller arguments: a list shares its items, each is counted where it appears",
+    "nesting": "return flatter data: lists of records rather than lists nested in lists",
     "printed output": "print less; return the answer as the program's last expression",
     "host round trips": "call fewer operations and read fewer undefined names per run",
 }

@@ -98,3 +98,39 @@ async def test_a_program_still_running_at_the_request_limit_answers_with_the_wri
         e for e in d.runtime.sandbox_app.state.sandbox.log if e["operation_id"] == "accounting_create_client"
     ]
     assert len(booked) == 1
+
+
+async def test_one_tokens_endless_programs_leave_a_worker_to_another_token() -> None:
+    """Programs are capped per token: a third endless program from one token is refused as BUSY
+    (naming the setting), while another token's program answers at once."""
+    hog, victim = "cmcp_code_mode_hog_00000000000000000000", "cmcp_code_mode_victim_00000000000000000"
+    d = door(
+        tokens={hog: {"name": "hog", "tool_mode": "code"}, victim: {"name": "victim", "tool_mode": "code"}},
+        settings={"code_timeout": 2, "code_workers": 3, "code_queue_timeout": 0.5},
+    )
+    hogs: list[Any] = []
+    with anyio.fail_after(TIMEOUT):
+        async with serving(d.app) as base:
+
+            async def endless() -> None:
+                async with mcp_client(base + "/mcp", hog) as client:
+                    hogs.append(await client.call_tool("execute", {"code": "while True:\n    pass"}))
+
+            async with anyio.create_task_group() as tg:
+                for _ in range(3):
+                    tg.start_soon(endless)
+                await anyio.sleep(0.7)
+                async with mcp_client(base + "/mcp", victim) as client:
+                    started = anyio.current_time()
+                    answer = await client.call_tool("execute", {"code": "1 + 1"})
+                    waited = anyio.current_time() - started
+    await d.runtime.aclose()
+    assert not answer.is_error and payload(answer)["result"] == 2 and waited < 3
+    ended = sorted((payload(r)["error"], payload(r).get("setting")) for r in hogs)
+    assert ended == [
+        ("BUSY", "CHIFT_CODE_MAX_PROGRAMS_PER_CALLER"),
+        ("LIMIT_EXCEEDED", None),
+        ("LIMIT_EXCEEDED", None),
+    ]
+    busy = next(payload(r) for r in hogs if payload(r)["error"] == "BUSY")
+    assert busy["retryable"] is True and busy["limit"] == "programs per caller" and busy["value"] == 2
