@@ -142,7 +142,7 @@ class SentenceTransformerEmbedder:
     def documents(self, texts: Sequence[str], *, batch_size: int = 32) -> np.ndarray:
         fast = self.fast_encoder() if self._model is None else None
         if fast is not None:
-            return fast.documents(list(texts), batch_size=batch_size)  # type: ignore[no-any-return]
+            return fast.documents(list(texts), batch_size=batch_size)
         model = self.load()
         vectors = model.encode_document(
             list(texts),

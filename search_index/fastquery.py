@@ -169,9 +169,21 @@ class NumpyBertQuery:
         bias = ((1.0 - mask) * np.float32(-1e9))[:, None, None, :]  # padding is never attended to
         for i in range(self.layers):
             p = f"encoder.layer.{i}."
-            q = self._dense(x, p + "attention.self.query").reshape(batch, n, self.heads, size).transpose(0, 2, 1, 3)
-            k = self._dense(x, p + "attention.self.key").reshape(batch, n, self.heads, size).transpose(0, 2, 3, 1)
-            v = self._dense(x, p + "attention.self.value").reshape(batch, n, self.heads, size).transpose(0, 2, 1, 3)
+            q = (
+                self._dense(x, p + "attention.self.query")
+                .reshape(batch, n, self.heads, size)
+                .transpose(0, 2, 1, 3)
+            )
+            k = (
+                self._dense(x, p + "attention.self.key")
+                .reshape(batch, n, self.heads, size)
+                .transpose(0, 2, 3, 1)
+            )
+            v = (
+                self._dense(x, p + "attention.self.value")
+                .reshape(batch, n, self.heads, size)
+                .transpose(0, 2, 1, 3)
+            )
             scores = (q @ k) / np.sqrt(np.float32(size)) + bias
             scores = np.exp(scores - scores.max(axis=-1, keepdims=True))
             scores /= scores.sum(axis=-1, keepdims=True)

@@ -29,7 +29,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache, lru_cache
 from importlib.resources import files
 from typing import Any
 
@@ -205,20 +205,19 @@ def other_language(query: str) -> Language | None:
     if not scored:
         return None
     score, best = max(scored, key=lambda pair: pair[0])
-    if score >= 2 or (score == 1 and len(folded) <= 3):
-        if score > _french_score(query, folded):
-            return best
+    if (score >= 2 or (score == 1 and len(folded) <= 3)) and score > _french_score(query, folded):
+        return best
     return None
 
 
-@lru_cache(maxsize=None)
+@cache
 def _stemmer(name: str) -> Any:
     import snowballstemmer
 
     return snowballstemmer.stemmer(name)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _stems(language: Language) -> dict[str, str]:
     """Single-word entries by their Snowball stem (the first entry wins)."""
     if language.stemmer is None:

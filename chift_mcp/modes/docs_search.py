@@ -186,7 +186,9 @@ class SearchService:
     def _unavailable(self) -> SearchUnavailable:
         if self.state == "missing":
             return SearchUnavailable(
-                self.status(), hint="pip install 'chift-mcp[search]', then restart the server", retryable=False
+                self.status(),
+                hint="pip install 'chift-mcp[search]', then restart the server",
+                retryable=False,
             )
         if self.state == "failed":
             return SearchUnavailable(
@@ -247,5 +249,8 @@ def search_service(settings: Any) -> SearchService:
             ", ".join(missing),
         )
     return SearchService(
-        settings.search_index or default_index(), settings.search_source, settings.search_model, missing=missing
+        settings.search_index or default_index(),
+        settings.search_source,
+        settings.search_model,
+        missing=missing,
     )

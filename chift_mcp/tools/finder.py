@@ -138,6 +138,8 @@ def translate(raw: list[str]) -> tuple[list[str], list[str]]:
             added.append(english)
         i += n
     return read_as, added
+
+
 _INTENTS = sorted(
     ((tuple(_WORD.findall(fold(v))), kind) for kind, verbs in INTENT.items() for v in verbs),
     key=lambda kv: -len(kv[0]),
@@ -198,7 +200,11 @@ def utterances() -> dict[str, list[str]]:
     from importlib.resources import files
 
     raw = json.loads(files("chift_mcp.tools").joinpath("data/utterances.json").read_text(encoding="utf-8"))
-    return {op: [line for sentences in lines.values() for line in sentences] for op, lines in raw.items() if not op.startswith("_")}
+    return {
+        op: [line for sentences in lines.values() for line in sentences]
+        for op, lines in raw.items()
+        if not op.startswith("_")
+    }
 
 
 def fields(tool: ToolSpec) -> dict[str, list[str]]:

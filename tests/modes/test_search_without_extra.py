@@ -24,7 +24,9 @@ DEMO = "11111111-1111-4111-8111-111111111111"
 @pytest.fixture
 def no_search_extra(monkeypatch: pytest.MonkeyPatch) -> None:
     real = importlib.util.find_spec
-    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "lancedb" else real(name, *a))
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "lancedb" else real(name, *a)
+    )
 
 
 def test_the_service_says_what_to_install(no_search_extra: None) -> None:
