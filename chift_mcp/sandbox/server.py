@@ -25,11 +25,4 @@ def run(
 
     app = build_app(spec, config)
     logger.info("Chift sandbox on http://%s:%d", host, port)
-    uvicorn.run(
-        app,
-        host=host,
-        port=port,
-        log_config=uvicorn_log_config("chift_mcp.sandbox"),
-        access_log=access_log,
-        log_level="info",
-    )
+    uvicorn.run(app, host=host, port=port, log_config=uvicorn_log_config("chift_mcp.sandbox"), access_log=access_log, log_level="info")
