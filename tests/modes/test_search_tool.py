@@ -187,7 +187,7 @@ def test_runtime_registers_the_tool_only_when_search_is_on(tmp_path: Path) -> No
     assert on.inventory.get("SearchChift") is not None and on.inventory.get("search_chift") is not None
     service = on.services["search"]
     assert service.index_uri == str(tmp_path / "idx") and service.state == "idle"  # nothing started yet
-    assert service.model == "sentence-transformers/all-MiniLM-L6-v2"
+    assert service.model == "google/universal-sentence-encoder-multilingual-3"
 
 
 def test_default_index_is_in_the_user_cache(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
