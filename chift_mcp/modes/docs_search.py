@@ -109,16 +109,26 @@ class SearchService:
                 index = self._opener()
             except LookupError:  # search_index.IndexMissing
                 logger.warning("no docs index at %s: building it from %s", self.index_uri, self.source)
-                self._set(state="building")
-                self._builder(self._report)
-                self._set(state="loading")
-                index = self._opener()
+                index = self._rebuild()
+            except ValueError as exc:
+                # search_index.ModelMismatch: a local index built with another model (the previous
+                # default, say) is rebuilt with this one; a shared one (s3://...) is left to its builder.
+                if type(exc).__name__ != "ModelMismatch" or "://" in self.index_uri:
+                    raise
+                logger.warning("%s: rebuilding the local index with %s", exc, self.model)
+                index = self._rebuild()
         except Exception as exc:
             logger.warning("docs search unavailable: %s", exc)
             self._set(state="failed", error=str(exc), _failed_at=time.monotonic())
             return
         self._set(state="ready", _index=index)
         logger.info("docs search ready (%s)", self.index_uri)
+
+    def _rebuild(self) -> Any:
+        self._set(state="building")
+        self._builder(self._report)
+        self._set(state="loading")
+        return self._opener()
 
     def _set(self, **changes: Any) -> None:
         with self._changed:

@@ -216,3 +216,32 @@ def test_chift_mcp_index_delegates_to_search_index(
     with pytest.raises(SystemExit) as exited:
         main(["index", "query", "-h"])
     assert exited.value.code == 0 and "chift-mcp index query" in capsys.readouterr().out
+
+
+async def test_a_local_index_of_another_model_is_rebuilt_with_this_one(corpus: Path, tmp_path: Path) -> None:
+    """After the default model changed, the index built with the old one is rebuilt, not refused."""
+    uri = tmp_path / "index"
+    build_index(corpus, uri, embedder=HashEmbedder(dim=128, name="test/old-model"))
+    new = HashEmbedder(name="test/new-model")
+    built: list[str] = []
+
+    def builder(progress: Any) -> Any:
+        built.append("yes")
+        return build_index(corpus, uri, embedder=new, progress=progress)
+
+    service = SearchService(
+        str(uri), str(corpus), new.name, opener=lambda: SearchIndex.open(uri, embedder=new), builder=builder
+    )
+    service.start()
+    await wait_ready(service)
+    assert service.state == "ready" and built == ["yes"]
+    shared = SearchService(
+        "s3://bucket/docs",
+        str(corpus),
+        new.name,
+        opener=lambda: SearchIndex.open(uri, embedder=HashEmbedder(dim=64)),
+        builder=builder,
+    )
+    shared.start()
+    await wait_ready(shared)
+    assert shared.state == "failed" and built == ["yes"]  # a shared index is left to whoever builds it
