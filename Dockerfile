@@ -11,10 +11,9 @@ RUN python -m venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH
 WORKDIR /src
 COPY . .
-# The search extra needs torch: pinned, CPU-only (the default index would bring the CUDA build).
+# The search extra needs no torch (its default model runs in NumPy).
 RUN if [ "$SEARCH" = "true" ]; then \
-        pip install --index-url https://download.pytorch.org/whl/cpu torch==2.13.0 \
-        && pip install ".[search]"; \
+        pip install ".[search]"; \
     else \
         pip install .; \
     fi

@@ -73,8 +73,11 @@ class Settings(BaseSettings):
         description="llms-full.txt path or URL the docs index is built from when it is missing.",
     )
     search_model: str = Field(
-        "sentence-transformers/all-MiniLM-L6-v2",
-        description="Embedding model for docs search: a sentence-transformers name or a local directory.",
+        "google/universal-sentence-encoder-multilingual-3",
+        description=(
+            "Embedding model for docs search: the default (USE multilingual, in the [search] extra), "
+            "or a sentence-transformers name or local directory (needs sentence-transformers)."
+        ),
     )
 
     timeout: float = Field(

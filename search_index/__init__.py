@@ -3,7 +3,7 @@
     build_index(source, uri)        parse, chunk, embed and store (skipped when nothing changed)
     SearchIndex.open(uri).search(q) vectors + BM25, fused by reciprocal rank, one hit per page
 
-Heavy dependencies (torch, sentence-transformers, LanceDB) are imported on first use only; install
+Heavy dependencies (LanceDB, the embedding model; sentence-transformers for opt-in models) are imported on first use only; install
 them with the ``[search]`` extra. ``python -m search_index`` is the command line.
 """
 

@@ -126,9 +126,7 @@ def build_index(
         summaries,
         vectors[len(chunks) : len(chunks) + len(pages)],
         questions=asked,
-        question_vectors=_spread(
-            vectors[len(chunks) + len(pages) :], [lang == "en" for _, lang, _ in asked]
-        ),
+        question_vectors=_spread(vectors[len(chunks) + len(pages) :], [lang == "en" for _, lang, _ in asked]),
         snapshot=store.local_dir(uri),
     )
     report("write", 1, 1)

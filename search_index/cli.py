@@ -31,7 +31,9 @@ def parser(prog: str = "python -m search_index") -> argparse.ArgumentParser:
     build = sub.add_parser("build", help="build (or refresh) the index")
     build.add_argument("--source", default=None, help="llms-full.txt path or URL")
     build.add_argument("--index", default=None, help="index directory or object-store URI")
-    build.add_argument("--model", default=None, help="sentence-transformers model name or local path")
+    build.add_argument(
+        "--model", default=None, help="the default (USE multilingual), or a sentence-transformers name or local path"
+    )
     build.add_argument("--force", action="store_true", help="rebuild even when the source is unchanged")
     build.add_argument("--no-progress", action="store_true", help="no progress bar")
     query = sub.add_parser("query", help="search the index")

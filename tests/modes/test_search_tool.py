@@ -18,7 +18,6 @@ from support.docs import CORPUS
 
 from chift_mcp.app import Runtime
 from chift_mcp.calls.registry import Registry
-from chift_mcp.errors import ConfigError
 from chift_mcp.modes.docs_search import ALIASES, SearchService, search_service, search_tool
 from chift_mcp.server import build_server
 from chift_mcp.settings import Settings
@@ -188,7 +187,7 @@ def test_runtime_registers_the_tool_only_when_search_is_on(tmp_path: Path) -> No
     assert on.inventory.get("SearchChift") is not None and on.inventory.get("search_chift") is not None
     service = on.services["search"]
     assert service.index_uri == str(tmp_path / "idx") and service.state == "idle"  # nothing started yet
-    assert service.model == "sentence-transformers/all-MiniLM-L6-v2"
+    assert service.model == "google/universal-sentence-encoder-multilingual-3"
 
 
 def test_default_index_is_in_the_user_cache(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -196,15 +195,6 @@ def test_default_index_is_in_the_user_cache(monkeypatch: pytest.MonkeyPatch, tmp
     service = search_service(Settings())
     assert service.index_uri == str(tmp_path / "chift-mcp" / "search")
     assert service.source == "https://docs.chift.eu/llms-full.txt"
-
-
-def test_missing_search_extra_stops_start_up(monkeypatch: pytest.MonkeyPatch) -> None:
-    import importlib.util
-
-    real = importlib.util.find_spec
-    monkeypatch.setattr(importlib.util, "find_spec", lambda name: None if name == "lancedb" else real(name))
-    with pytest.raises(ConfigError, match=r"\[search\] extra"):
-        search_service(Settings())
 
 
 def test_chift_mcp_index_delegates_to_search_index(
@@ -226,3 +216,32 @@ def test_chift_mcp_index_delegates_to_search_index(
     with pytest.raises(SystemExit) as exited:
         main(["index", "query", "-h"])
     assert exited.value.code == 0 and "chift-mcp index query" in capsys.readouterr().out
+
+
+async def test_a_local_index_of_another_model_is_rebuilt_with_this_one(corpus: Path, tmp_path: Path) -> None:
+    """After the default model changed, the index built with the old one is rebuilt, not refused."""
+    uri = tmp_path / "index"
+    build_index(corpus, uri, embedder=HashEmbedder(dim=128, name="test/old-model"))
+    new = HashEmbedder(name="test/new-model")
+    built: list[str] = []
+
+    def builder(progress: Any) -> Any:
+        built.append("yes")
+        return build_index(corpus, uri, embedder=new, progress=progress)
+
+    service = SearchService(
+        str(uri), str(corpus), new.name, opener=lambda: SearchIndex.open(uri, embedder=new), builder=builder
+    )
+    service.start()
+    await wait_ready(service)
+    assert service.state == "ready" and built == ["yes"]
+    shared = SearchService(
+        "s3://bucket/docs",
+        str(corpus),
+        new.name,
+        opener=lambda: SearchIndex.open(uri, embedder=HashEmbedder(dim=64)),
+        builder=builder,
+    )
+    shared.start()
+    await wait_ready(shared)
+    assert shared.state == "failed" and built == ["yes"]  # a shared index is left to whoever builds it

@@ -375,6 +375,23 @@ def test_french_questions_are_rewritten_in_the_docs_english() -> None:
     assert "match entries" in expand("lettrage des factures client").english
 
 
+def test_dutch_german_and_spanish_questions_are_rewritten_in_english() -> None:
+    """From the finder's language files: phrase, then Snowball stem; English words never count as Dutch."""
+    pytest.importorskip("snowballstemmer")
+    from search_index.glossary import expand, other_language
+
+    dutch = expand("Hoe boek ik een creditnota in het dagboek?")
+    assert dutch.french and "credit note" in dutch.english and "journal" in dutch.english
+    assert dutch.for_vectors.startswith("Hoe boek ik een creditnota")  # as asked, then the rewriting
+    assert "hoe" not in dutch.english.lower().split()  # function words dropped
+    german = other_language("Wie finde ich die offenen Posten in der Buchhaltung?")
+    spanish = other_language("¿Cómo creo una factura de venta?")
+    assert german is not None and german.code == "de" and spanish is not None and spanish.code == "es"
+    assert other_language("We sell on several webshops; can we use the connector?") is None
+    assert other_language("Comment créer une facture de vente ?") is None  # French stays French
+    assert expand("Comment créer une facture de vente ?").original == ""
+
+
 def test_business_acts_bring_the_api_words() -> None:
     from search_index.glossary import expand
 

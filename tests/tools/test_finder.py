@@ -64,6 +64,33 @@ def test_everyday_questions_find_their_operation(finder: OperationFinder, query:
     assert expected in top(finder, query), top(finder, query)
 
 
+def test_dutch_german_and_spanish_words_add_the_api_words_and_their_verb() -> None:
+    """From the language files (data/languages/*.json), phrases included; the verb is translated."""
+    dutch = read("maak een nieuwe creditnota aan")
+    assert dutch.kind == "create" and {"credit", "note"} <= set(dutch.terms)
+    assert {"journal", "entry"} <= set(read("de boekingen van het dagboek").terms)
+    german = read("Gutschrift erstellen")
+    assert german.kind == "create" and "credit" in german.terms
+    spanish = read("listar los asientos contables")
+    assert spanish.kind == "get" and {"journal", "entry"} <= set(spanish.terms)
+    assert "van" not in words("de boekingen van het dagboek")  # the languages' function words are stop words
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("welke klanten hebben nog openstaande posten", "accounting_get_outstandings"),
+        ("afletteren van twee boekingen", "accounting_match_entries"),
+        ("Webhook für neue Verbindungen registrieren", "webhooks_create_webhook"),
+        ("pagos de Stripe del mes pasado", "payment_get_payouts"),
+    ],
+)
+def test_questions_in_dutch_german_and_spanish_find_their_operation(
+    finder: OperationFinder, query: str, expected: str
+) -> None:
+    assert expected in top(finder, query), top(finder, query)
+
+
 def test_the_dev_split_stays_above_its_measured_floor(finder: OperationFinder) -> None:
     """A floor under the lexical finder's dev figures on the English and French tasks (the Dutch,
     German and Spanish ones were added later; bench/discovery_eval.py reports them all)."""

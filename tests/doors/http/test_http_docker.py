@@ -18,7 +18,7 @@ def test_dockerfile_runs_the_http_door_as_a_non_root_user_with_a_health_check() 
     assert f"EXPOSE {http.port}" in final
     assert f"127.0.0.1:{http.port}/healthz" in final and "HEALTHCHECK" in final
     assert 'CMD ["chift-mcp", "http", "--host", "0.0.0.0"]' in final
-    assert "torch==2.13.0" in text and "whl/cpu" in text  # the pinned CPU build for the search extra
+    assert "torch" not in text.replace("no torch", "")  # the search extra needs none
     assert 'pip install ".[search]"' in text and "pip install ." in text
 
 
