@@ -174,3 +174,27 @@ async def test_a_lost_writes_lookup_names_the_chosen_connection(tools: list[Tool
         Access.of(parse_function_config(None)),
     )
     assert "/connections/c-odoo/transactions" in (result.structured or {})["hint"], result.text
+
+
+async def test_each_caller_is_checked_against_the_schema_it_was_shown(tools: list[ToolSpec]) -> None:
+    """The same tool shown with and without ``connection_id`` (two bound consumers, one with two
+    accounting connections, one with one): neither caller's check is the other's."""
+
+    class Answers(Upstream):
+        async def request(
+            self, method: str, path: str, *, headers: Mapping[str, str] | None = None, **kw: Any
+        ) -> Any:
+            self.requests.append((method, path, dict(headers or {})))
+            return {"items": [], "total": 0, "page": 1, "size": 50}
+
+    registry = Registry(Inventory(tools), Answers())
+    config = parse_function_config(None)
+    domains = frozenset({"accounting"})
+    two = Access.of(config, consumer_id=CONSUMER, active_domains=domains, shared_domains={"accounting"})
+    one = Access.of(config, consumer_id="22222222-2222-4222-8222-222222222222", active_domains=domains)
+    chose = await registry.call("accounting_get_clients", {"connection_id": "c-odoo"}, two)
+    assert not chose.is_error, chose.text
+    plain = await registry.call("accounting_get_clients", {}, one)
+    assert not plain.is_error, plain.text
+    missing = await registry.call("accounting_get_clients", {}, two)  # and the other way round
+    assert missing.is_error and (missing.structured or {}).get("field") == "connection_id"
