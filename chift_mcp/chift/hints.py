@@ -11,11 +11,12 @@ lives in one module; :mod:`chift_mcp.chift.failures` builds the errors that carr
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from urllib.parse import quote
 
 from chift_mcp.chift.codes import CODE_HINTS, CONNECTOR_AUTHENTICATION, NO_RETRY_CODES
+from chift_mcp.chift.paths import consumer_of
 from chift_mcp.chift.ratelimit import is_daily_limit, reset_note
 from chift_mcp.chift.retry import RETRY_STATUSES
 
@@ -62,15 +63,12 @@ OUT_OF_TIME = (
     "narrower filter)."
 )
 
-_CONSUMER_RE = re.compile(r"^/consumers/([^/?#]+)/")
-
 
 def lookup_hint(path: str, rid: str | None) -> str:
     """How to find out whether a write sent to ``path`` with client request id ``rid`` took effect:
     Chift's transactions lookup first (it answers from Chift's log of request ids, not from a cache),
     then reading the resource (this server sends reads after a write with Chift's force-refresh)."""
-    m = _CONSUMER_RE.match(path)
-    consumer = m.group(1) if m else "{consumer_id}"
+    consumer = quote(consumer_of(path), safe="") or "{consumer_id}"
     read = "get or list the resource (this server reads it past Chift's cache right after a write)"
     if not rid:
         return read

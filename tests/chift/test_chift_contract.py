@@ -292,3 +292,50 @@ def test_the_cache_window_is_a_setting() -> None:
     from chift_mcp.settings import Settings
 
     assert transport_args(Settings(cache_window=0))["cache_window"] == 0
+
+
+async def test_a_write_with_an_encoded_consumer_id_is_read_back_fresh() -> None:
+    fake = Fake()
+    async with fake.client() as client:
+        await client.request("POST", "/consumers/a%2Db/accounting/clients", json={"name": "A"})
+        await client.request("GET", "/consumers/a-b/accounting/clients")
+    assert forced(fake.requests[-1])
+
+
+async def test_reads_of_account_resources_after_a_write_to_them_bypass_the_cache() -> None:
+    """Chift caches every GET (docs "Caching"): a consumer created or changed, then the list of
+    consumers read, must show it; a consumer's own resources and other account resources need not."""
+    fake = Fake()
+    async with fake.client() as client:
+        await client.request("POST", "/consumers", json={"name": "New"})
+        await client.request("GET", "/consumers")
+        await client.request("GET", CLIENTS)  # a consumer's resources: not changed by it
+        await client.request("GET", "/webhooks")  # another account resource
+        fake.now += 301
+        await client.request("GET", "/consumers")
+        await client.request("PATCH", f"/consumers/{CONSUMER}", json={"name": "Renamed"})
+        await client.request("GET", "/consumers")
+        await client.request("GET", f"/consumers/{CONSUMER}")
+        await client.request("GET", f"/consumers/{OTHER}/accounting/clients")
+        await client.request("DELETE", "/webhooks/w-1")
+        await client.request("GET", "/webhooks/list")
+    assert [forced(r) for r in fake.requests if r.method == "GET"] == [
+        True, False, False, False, True, True, False, True
+    ]  # fmt: skip
+
+
+async def test_the_window_runs_from_the_answer_of_the_write() -> None:
+    """A write Chift takes 200 s to answer changed the data near its end, not when it was sent."""
+
+    class Slow(Fake):
+        def handler(self, request: httpx2.Request) -> httpx2.Response:
+            if request.method == "POST" and request.url.path != "/token":
+                self.now += 200
+            return super().handler(request)
+
+    fake = Slow()
+    async with fake.client() as client:
+        await client.request("POST", CLIENTS, json={"name": "A"})
+        fake.now += 150  # 350 s after it was sent, 150 s after its answer
+        await client.request("GET", CLIENTS)
+    assert forced(fake.requests[-1])
