@@ -201,6 +201,24 @@ async def test_a_daily_limit_is_not_retried_and_says_when_it_resets(message: str
     assert "wait 60 s" not in hint
 
 
+@pytest.mark.parametrize(
+    ("message", "seconds"),
+    [
+        # a time of day after "at" is the next such time, UTC (T0 is 17:46:40 UTC)
+        ("Daily rate limit reached. It resets at 00:00:00 UTC.", 6 * 3600 + 13 * 60 + 20),
+        ("Daily rate limit reached, it resets at 21:06 UTC", 3 * 3600 + 19 * 60 + 20),
+        ("Daily rate limit reached. Resets at 10:00:00 UTC", 16 * 3600 + 13 * 60 + 20),  # tomorrow
+        # only an amount after "in" (or "within", "after") is the time left; the first group only
+        ("Daily quota (24h) exceeded. Try again in 2 hours", 7200),
+        ("Daily limit of 24 h reached: try again in 1 hour 30 min (window: 24 hours)", 5400),
+        ("Daily limit reached; retry within 45 minutes", 2700),
+        ("Daily quota (24h) exceeded.", None),
+    ],
+)
+def test_when_a_daily_limit_resets_is_read_as_the_message_means_it(message: str, seconds: int | None) -> None:
+    assert reset_in(message, T0) == (None if seconds is None else pytest.approx(seconds))
+
+
 async def test_a_daily_limit_whose_reset_time_cannot_be_read_says_so() -> None:
     err = await failing(Fake(), "GET", chift_error(429, "ERROR_RATE_LIMIT", "Daily limit reached"))
     assert err.retryable is False and "message says when it resets" in (err.hint or "")
