@@ -198,3 +198,26 @@ async def test_each_caller_is_checked_against_the_schema_it_was_shown(tools: lis
     assert not plain.is_error, plain.text
     missing = await registry.call("accounting_get_clients", {}, two)  # and the other way round
     assert missing.is_error and (missing.structured or {}).get("field") == "connection_id"
+
+
+async def test_with_one_active_connection_the_error_does_not_ask_to_choose(tools: list[ToolSpec]) -> None:
+    """Chift's "not correctly configured" where the consumer has one active connection on that API:
+    the choice is not the problem, so the hint does not list one connection to choose from."""
+
+    class OneAccounting(Upstream):
+        async def request(
+            self, method: str, path: str, *, headers: Mapping[str, str] | None = None, **kw: Any
+        ) -> Any:
+            if path.endswith("/connections"):
+                self.requests.append((method, path, dict(headers or {})))
+                return [c for c in CONNECTIONS if c["connectionid"] != "c-exact"]
+            return await super().request(method, path, headers=headers, **kw)
+
+    result = await Registry(Inventory(tools), OneAccounting(fail=SEVERAL)).call(
+        "accounting_get_clients", {"consumer_id": CONSUMER}, Access.of(parse_function_config(None))
+    )
+    payload = result.structured or {}
+    assert payload["error"] == "ERROR_CONFIGURATION_CONNECTION" and payload["retryable"] is False
+    hint = payload["hint"]
+    assert "cannot tell which" not in hint and "1 active" not in hint and "one of:" not in hint
+    assert "c-odoo" in hint and "configuration" in hint
