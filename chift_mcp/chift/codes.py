@@ -36,9 +36,10 @@ CODE_HINTS: dict[str, str] = {
         "which APIs it can use. Retrying as it is will not help."
     ),
     "ERROR_CONFIGURATION_CONNECTION": (
-        "This consumer has several active connections for this API and Chift cannot tell which one to "
-        "use: call again with connection_id set to one of them (connections_get_connections lists them). "
-        "Retrying without one will not help."
+        "Chift finds this consumer's connection configuration incorrect, most often because it has "
+        "several active connections for this API and cannot tell which one to use: call again with "
+        "connection_id set to one of them (connections_get_connections lists them); with only one, the "
+        "consumer must fix it in Chift. Retrying as it is will not help."
     ),
     "ERROR_FOLDER_NOT_FOUND": (
         "This connection has several folders (companies) and this one is unknown or was not selected: "
