@@ -8,7 +8,8 @@ chooses with its ``connection_id`` argument, which the registry sends as that he
 in a tool's schema only where the caller's view knows the bound consumer has several connections on
 the tool's API, and accepted on every tool of a connection's API, so that the error below can ask
 for it where the view could not know (an unbound server): :func:`list_connections` fetches the
-consumer's connections and names the active ones of that API in the hint.
+consumer's connections and names the active ones of that API in the hint (with only one there is
+nothing to choose: the hint says that connection's configuration is what Chift refuses).
 """
 
 from __future__ import annotations
@@ -50,6 +51,13 @@ async def list_connections(
         f"{c.get('connectionid')} ({', '.join(str(c[k]) for k in ('name', 'integration') if c.get(k))})"
         for c in choices
     )
+    if len(choices) == 1:  # nothing to choose: the one connection's configuration is what Chift refuses
+        exc.hint = (
+            f"This consumer has one active {tool.domain} connection, {listed}, so choosing is not the "
+            "problem: Chift finds that connection's configuration incorrect, and the consumer must fix it "
+            "in Chift. Retrying will not help."
+        )
+        return
     exc.hint = (
         f"This consumer has {len(choices)} active {tool.domain} connections and Chift cannot tell which "
         f"one to use: call {tool.name} again with connection_id set to one of: {listed}."

@@ -107,7 +107,7 @@ class Registry:
         self.upstream = upstream
         self.max_items = max_items
         self.max_result_chars = max_result_chars
-        self._validators: dict[tuple[str, bool], Validator] = {}
+        self._validators: dict[tuple[str, tuple[str, ...], tuple[str, ...]], Validator] = {}
 
     def view(self, access: Access) -> View:
         return self.inventory.view(access)
@@ -203,13 +203,16 @@ class Registry:
             raise ArgumentError(message, field=field, hint=_NOTHING_SENT)
 
     def _validator(self, tool: ToolSpec) -> Validator:
-        key = (tool.name, CONSUMER_ARG in tool.input_schema.get("properties", {}))
+        # One tool is shown with different schemas (consumer_id hidden for a bound caller, connection_id
+        # listed where the consumer has several connections): key on the schema this caller was shown.
+        schema = tool.input_schema
+        key = (tool.name, tuple(schema.get("properties", {})), tuple(schema.get("required", ())))
         validator = self._validators.get(key)
         if validator is None:
             from jsonschema import Draft202012Validator, FormatChecker  # imported on first call only
 
             checker = FormatChecker(formats=("date",))
-            validator = Draft202012Validator(tool.input_schema, format_checker=checker)
+            validator = Draft202012Validator(schema, format_checker=checker)
             self._validators[key] = validator
         return validator
 

@@ -26,8 +26,9 @@ from typing import Any, ClassVar
 import anyio
 import httpx2
 
+from chift_mcp.chift.codes import CONNECTOR_AUTHENTICATION
 from chift_mcp.chift.failures import error_code, json_or_none
-from chift_mcp.chift.hints import CONNECTOR_AUTHENTICATION, NO_ACCESS_TOKEN, NO_CALLER_TOKEN
+from chift_mcp.chift.hints import NO_ACCESS_TOKEN, NO_CALLER_TOKEN
 from chift_mcp.chift.retry import call_of
 from chift_mcp.errors import InvalidResponseError, UpstreamError
 

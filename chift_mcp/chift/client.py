@@ -14,8 +14,9 @@ own Chift token. A call to :meth:`ChiftClient.request`:
   configuration errors (a local agent or backend out of reach), not a 429 unless Chift asks for a
   wait (it retried the connector ~31 s before answering), never a daily limit, and not a write
   whose answer timed out (Chift is still at it: a resend would meet ``REQUEST_IN_PROCESS``).
-- **reads what was written**: a GET on a consumer within Chift's 5-minute cache window after this
-  client sent a write for it carries ``x-chift-force-refresh: true``.
+- **reads what was written**: a GET on a consumer (or an account resource such as ``/consumers``)
+  within Chift's 5-minute cache window after this client's write to it ended carries
+  ``x-chift-force-refresh: true`` (:mod:`chift_mcp.chift.freshness`).
 - **never runs past its deadline**, :data:`CALL_DEADLINE` (a ``time.monotonic()`` instant set by
   whoever serves the request, e.g. with :func:`deadline_in`): an attempt is cut off there and no retry
   is started that could not finish. A write that may have reached Chift then fails with the
@@ -286,6 +287,9 @@ class ChiftClient:
         except UpstreamError as exc:  # the one way out for failures: scrubbed
             self._scrub.error(exc)
             raise
+        finally:
+            if writes:  # Chift may have carried it out any time until now: the window starts again
+                self.writes.written(path)
 
     async def _post_token(self, body: dict[str, str]) -> httpx2.Response:
         """``POST /token`` (for :class:`ApiKeyAuth`): the 2xx answer, or the error for a refusal."""

@@ -22,6 +22,7 @@ from typing import Any
 import httpx2
 
 from chift_mcp.chift import hints
+from chift_mcp.chift.codes import code_of
 from chift_mcp.chift.retry import Call
 from chift_mcp.chift.scrub import Scrubber
 from chift_mcp.errors import ChiftAPIError, InvalidResponseError, UnreachableError, field_path
@@ -74,8 +75,9 @@ def json_or_none(resp: httpx2.Response) -> Any:
 
 def error_code(resp: httpx2.Response) -> str | None:
     body = json_or_none(resp)
-    code = body.get("error_code") if isinstance(body, dict) else None
-    return code if isinstance(code, str) else None
+    if not isinstance(body, dict):
+        return None
+    return code_of(resp.status_code, body.get("error_code"), body.get("message"))
 
 
 def read_error(resp: httpx2.Response, scrub: Scrubber) -> ErrorAnswer:
@@ -89,8 +91,7 @@ def read_error(resp: httpx2.Response, scrub: Scrubber) -> ErrorAnswer:
     if isinstance(body, dict):
         raw_message = body.get("message")
         message = raw_message if isinstance(raw_message, str) else ""
-        raw_code = body.get("error_code")
-        code = raw_code if isinstance(raw_code, str) and raw_code else None
+        code = code_of(status, body.get("error_code"), message)
         detail = body.get("detail")
         if not message and isinstance(detail, str):
             message, detail = detail, None

@@ -11,18 +11,19 @@ lives in one module; :mod:`chift_mcp.chift.failures` builds the errors that carr
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from urllib.parse import quote
 
+from chift_mcp.chift.codes import CODE_HINTS, CONNECTOR_AUTHENTICATION, NO_RETRY_CODES
+from chift_mcp.chift.paths import consumer_of
 from chift_mcp.chift.ratelimit import is_daily_limit, reset_note
-from chift_mcp.chift.retry import NO_RETRY_CODES, RETRY_STATUSES
+from chift_mcp.chift.retry import RETRY_STATUSES
 
-__all__ = ["RULES", "Rule", "Situation", "advise", "lookup_hint"]
+__all__ = ["CODE_HINTS", "RULES", "Rule", "Situation", "advise", "lookup_hint"]
 
 ALREADY_PROCESSED = "REQUEST_ALREADY_PROCESSED"
 IN_PROCESS = "REQUEST_IN_PROCESS"
-CONNECTOR_AUTHENTICATION = "ERROR_CONNECTOR_AUTHENTICATION"
 
 CREDENTIAL_VARS = "CHIFT_CLIENT_ID, CHIFT_CLIENT_SECRET and CHIFT_ACCOUNT_ID"
 TOKEN_FIELD_VARS = {
@@ -33,82 +34,11 @@ TOKEN_FIELD_VARS = {
     "envId": "CHIFT_ENV_ID",
 }
 
-# Chift error codes whose meaning calls for a more precise hint than their HTTP status (Chift's
-# error table, docs.chift.eu developer-guides/errors).
-_REPORT = "if it persists, report it to Chift support with the client request id (if any)."
-CODE_HINTS: dict[str, str] = {
-    "ERROR_CONNECTOR_AUTHENTICATION": (
-        "The connected software rejected the credentials stored in this connection (this server's "
-        "Chift key is fine): the consumer must reconnect the connection in Chift. Retrying will not help."
-    ),
-    "ERROR_BACKEND_FORBIDDEN": (
-        "The connected software refused access: the consumer must re-authorise the connection in Chift. "
-        "Retrying will not help."
-    ),
-    "ERROR_NO_ACTIVE_CONNECTION": (
-        "This consumer has no active connection for this API: list the consumer's connections to see "
-        "which APIs it can use."
-    ),
-    "ERROR_CONFIGURATION_CONNECTION": (
-        "This consumer has several active connections for this API and Chift cannot tell which one to "
-        "use: call again with connection_id set to one of them (connections_get_connections lists them)."
-    ),
-    "ERROR_FOLDER_NOT_FOUND": (
-        "This connection has several folders (companies) and this one is unknown or was not selected: "
-        "call accounting_get_folders and pass the id of a folder with selected=true as folder_id."
-    ),
-    "ERROR_RESOURCE_NOT_SUPPORTED": (
-        "The connected software does not support this operation: use another tool or another resource."
-    ),
-    "ERROR_API_RESOURCE_NOT_FOUND": "This route does not exist in Chift: check the tool and its path.",
-    "ERROR_CONNECTOR_MAINTENANCE": (
-        "The connected software is temporarily unavailable: retry in a few minutes."
-    ),
-    "ERROR_CONFIGURATION_LOCALAGENT": (
-        "Chift cannot reach the local agent that links this consumer's on-premise software: the agent "
-        "must be running and connected (check it on the consumer's machine and the connection in Chift). "
-        "This is configuration, not the arguments; retrying before it is fixed will not help."
-    ),
-    "ERROR_BACKEND_NOT_FOUND": (
-        "Chift cannot reach the connected software's server (its URL or host in the connection is wrong, "
-        "or the server or local agent is down): check the connection in Chift. This is configuration, "
-        "not the arguments; retrying before it is fixed will not help."
-    ),
-    "ERROR_GATEWAY_TIMEOUT": (
-        "The connected software (often reached through a local agent) did not answer in time: retry in "
-        "a little while; if it keeps failing, check the local agent and the connection."
-    ),
-    "ERROR_CONNECTOR_CONFIGURATION": (
-        "The connected software's own setup blocks this (no licence, a module not active, a restart "
-        "needed): the consumer must fix it there or in the Chift connection. The arguments are not the "
-        "cause; retrying will not help."
-    ),
-    "ERROR_CONFIGURATION_SYNC": (
-        "The consumer's sync is not configured correctly in Chift: fix it there. Retrying will not help."
-    ),
-    "ERROR_CONNECTION_INFO_EMPTY": (
-        "A field of this connection is empty in Chift: the consumer must complete the connection. "
-        "Retrying will not help."
-    ),
-    "ERROR_CONNECTOR_MISSING_EXTENSION": (
-        "The connected software needs an extension (add-on) installed for this: the consumer must add "
-        "it. Retrying will not help."
-    ),
-    "ERROR_DATA_VALIDATION": "Chift reports a data validation problem it cannot explain further: " + _REPORT,
-    # Answered 400 by Chift, yet not a problem with the arguments.
-    "ERROR_INTERNAL_ERROR": "Chift had an internal error (not caused by the arguments): " + _REPORT,
-    "ERROR_UNEXPECTED": "Chift hit an unexpected error and was notified (not the arguments): " + _REPORT,
-    "ERROR_TECHNICAL_MAPPING": (
-        "Chift could not map the connected software's data (a technical error; Chift is alerted, the "
-        "arguments are not the cause): " + _REPORT
-    ),
-    "ERROR_UNKNOWN": "Chift reports an unknown error (not the arguments): " + _REPORT,
-}
 FOLDER_MISSING = (
     "This connection has several folders (companies) and the call must name one: call "
     "accounting_get_folders and pass the id of a folder with selected=true as folder_id."
 )
-# Codes that are configuration, whatever their status: never retried (retry.NO_RETRY_CODES for 5xx).
+# Codes answered 400 that are Chift's own failures, not the arguments: a create may have gone through.
 SERVER_SIDE_400 = frozenset(
     {"ERROR_INTERNAL_ERROR", "ERROR_UNEXPECTED", "ERROR_TECHNICAL_MAPPING", "ERROR_UNKNOWN"}
 )
@@ -133,15 +63,12 @@ OUT_OF_TIME = (
     "narrower filter)."
 )
 
-_CONSUMER_RE = re.compile(r"^/consumers/([^/?#]+)/")
-
 
 def lookup_hint(path: str, rid: str | None) -> str:
     """How to find out whether a write sent to ``path`` with client request id ``rid`` took effect:
     Chift's transactions lookup first (it answers from Chift's log of request ids, not from a cache),
     then reading the resource (this server sends reads after a write with Chift's force-refresh)."""
-    m = _CONSUMER_RE.match(path)
-    consumer = m.group(1) if m else "{consumer_id}"
+    consumer = quote(consumer_of(path), safe="") or "{consumer_id}"
     read = "get or list the resource (this server reads it past Chift's cache right after a write)"
     if not rid:
         return read

@@ -5,8 +5,10 @@ attempts, before it answers 429 ``ERROR_RATE_LIMIT``; a daily limit is not retri
 specifying the type of rate limit, and the remaining time before it resets" comes back at once
 (docs.chift.eu developer-guides/rate-limits). The wording and the format of that time are not
 documented, so :func:`reset_in` reads the forms a message is likely to use, the time left first:
-amounts of hours, minutes and seconds (``3 hours 20 minutes``, ``3 h 20 min``, ``12000 seconds``),
-a clock duration (``03:20:00``), else an ISO 8601 instant.
+after "in", "within" or "after", one group of amounts of hours, minutes and seconds (``in 3 hours 20
+minutes``, ``in 3 h 20 min``, ``in 12000 seconds``) or a clock duration (``in 03:20:00``); else an ISO
+8601 instant; else a time of day after "at" (``at 00:00:00 UTC``: its next occurrence, read as UTC).
+An amount anywhere else ("Daily quota (24h)") is not the time left.
 """
 
 from __future__ import annotations
@@ -22,9 +24,17 @@ RATE_LIMIT = "ERROR_RATE_LIMIT"
 
 _DAILY = re.compile(r"\b(daily|per[ -]day|a day|/ ?day|24 ?h(ours)?)\b", re.I)
 _INSTANT = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?")
-_CLOCK = re.compile(r"\b(\d{1,2}):(\d{2}):(\d{2})\b")
-_AMOUNT = re.compile(r"(\d+(?:\.\d+)?)\s*(hours?|hrs?|h|minutes?|mins?|m|seconds?|secs?|s)(?![a-z])", re.I)
+_ONE_AMOUNT = r"\d+(?:\.\d+)?\s*(?:hours?|hrs?|h|minutes?|mins?|m|seconds?|secs?|s)(?![a-z])"
+_AMOUNT = re.compile(r"(\d+(?:\.\d+)?)\s*([hms])", re.I)
+# The time left comes after "in", "within" or "after": one group of amounts ("3 hours 20 minutes",
+# "1 h, 5 min") or a clock duration ("03:20:00"). An amount elsewhere ("Daily quota (24h)") is not it.
+_LEAD = r"\b(?:in|within|after)\s+"
+_LEFT = re.compile(_LEAD + rf"({_ONE_AMOUNT}(?:\s*(?:,|and)?\s*{_ONE_AMOUNT})*)", re.I)
+_CLOCK_LEFT = re.compile(_LEAD + r"(\d{1,2}):(\d{2}):(\d{2})\b", re.I)
+# A time of day after "at" ("resets at 00:00:00 UTC"): its next occurrence, UTC.
+_AT = re.compile(r"\bat\s+(\d{1,2}):(\d{2})(?::(\d{2}))?(?![\d:])", re.I)
 _UNIT = {"h": 3600.0, "m": 60.0, "s": 1.0}
+DAY = 86400.0
 
 
 def is_daily_limit(status: int, code: str | None, message: str) -> bool:
@@ -37,11 +47,11 @@ def reset_in(message: str, now: float) -> float | None:
     tail = message[message.lower().find("reset") :] if "reset" in message.lower() else message
     instant = _INSTANT.search(tail)
     rest = _INSTANT.sub(" ", tail)
-    # The time left first (what the docs say the message gives), then a clock duration, then an instant.
-    amounts = _AMOUNT.findall(rest)
-    if amounts:
-        return sum(float(n) * _UNIT[unit[0].lower()] for n, unit in amounts)
-    clock = _CLOCK.search(rest)
+    # The time left first (what the docs say the message gives), then an instant, then a time of day.
+    left = _LEFT.search(rest)
+    if left:
+        return sum(float(n) * _UNIT[unit.lower()] for n, unit in _AMOUNT.findall(left.group(1)))
+    clock = _CLOCK_LEFT.search(rest)
     if clock:
         h, m, s = (int(g) for g in clock.groups())
         return float(h * 3600 + m * 60 + s)
@@ -54,6 +64,13 @@ def reset_in(message: str, now: float) -> float | None:
         if when.tzinfo is None:
             when = when.replace(tzinfo=UTC)
         return max(0.0, when.timestamp() - now)
+    at = _AT.search(rest)
+    if at:
+        h, m, s = int(at.group(1)), int(at.group(2)), int(at.group(3) or 0)
+        if h > 23 or m > 59 or s > 59:
+            return None
+        since_midnight = now % DAY  # epoch seconds have no leap seconds: UTC days are 86400 s
+        return (h * 3600 + m * 60 + s - since_midnight) % DAY
     return None
 
 

@@ -4,8 +4,9 @@
 dropped connections) with exponential backoff and full jitter, honouring ``Retry-After``, at most
 ``max_retries`` times and ``budget`` seconds of waiting in all, and never past the call's deadline.
 What it does not retry follows Chift's error table (docs.chift.eu developer-guides/errors,
-developer-guides/rate-limits): the configuration errors that come as 502/504
-(:data:`NO_RETRY_CODES`: the local agent or the connected software's server cannot be reached); a 429
+developer-guides/rate-limits): configuration errors, whatever their status
+(:data:`~chift_mcp.chift.codes.NO_RETRY_CODES`: a local agent or a backend out of reach, a connector
+refusing the connection's credentials, on 502 too); a 429
 unless Chift asks for a wait (``Retry-After``), since Chift answers 429 only after retrying the
 connector itself for ~31 s, and never a daily limit; and a write whose answer timed out (the client
 decides that one: Chift is still working on it, and a resend only meets ``REQUEST_IN_PROCESS``).
@@ -27,11 +28,11 @@ import anyio
 import httpx2
 from pydantic_core import from_json
 
+from chift_mcp.chift.codes import NO_RETRY_CODES, code_of
 from chift_mcp.chift.ratelimit import is_daily_limit
 
 __all__ = [
     "CALL_EXTENSION",
-    "NO_RETRY_CODES",
     "RETRY_STATUSES",
     "Call",
     "Next",
@@ -44,8 +45,6 @@ __all__ = [
 logger = logging.getLogger("chift_mcp.chift.client")
 
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
-# Chift error codes that are configuration, though they come as 502/504: a retry meets the same answer.
-NO_RETRY_CODES = frozenset({"ERROR_CONFIGURATION_LOCALAGENT", "ERROR_BACKEND_NOT_FOUND"})
 # Transport failures worth another attempt, and those that happen before any byte of the request
 # left (the request cannot have been processed).
 TRANSPORT_RETRY = (httpx2.TimeoutException, httpx2.NetworkError, httpx2.RemoteProtocolError)
@@ -161,7 +160,8 @@ def worth_retrying(resp: httpx2.Response, wait: float | None) -> bool:
     except ValueError:
         body = None
     fields = body if isinstance(body, dict) else {}
-    code, message = fields.get("error_code"), fields.get("message")
+    message = fields.get("message")
+    code = code_of(resp.status_code, fields.get("error_code"), message)
     if code in NO_RETRY_CODES:
         return False
     if resp.status_code == 429:

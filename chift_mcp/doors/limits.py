@@ -21,12 +21,12 @@ import math
 import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, cast
-from urllib.parse import unquote
 
 import anyio
 
 from chift_mcp.chift.client import deadline_in
 from chift_mcp.chift.hints import check_before_resending
+from chift_mcp.chift.paths import consumer_of
 from chift_mcp.errors import ConfigError, RateLimited, UnreachableError
 from chift_mcp.tools.result import ToolResult, dumps
 
@@ -210,13 +210,6 @@ class ConsumerGate:
     def in_flight(self) -> Mapping[str, int]:
         """Requests in flight or waiting, per consumer (for tests and metrics)."""
         return {key: slot.users for key, slot in self._slots.items()}
-
-
-def consumer_of(path: str) -> str:
-    parts = path.split("/", 3)
-    if len(parts) > 2 and parts[1] == "consumers" and parts[2]:
-        return unquote(parts[2])
-    return ""  # account-level
 
 
 def gate_upstream(runtime: Any, per_consumer: int) -> ConsumerGate:

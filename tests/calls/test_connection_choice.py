@@ -174,3 +174,50 @@ async def test_a_lost_writes_lookup_names_the_chosen_connection(tools: list[Tool
         Access.of(parse_function_config(None)),
     )
     assert "/connections/c-odoo/transactions" in (result.structured or {})["hint"], result.text
+
+
+async def test_each_caller_is_checked_against_the_schema_it_was_shown(tools: list[ToolSpec]) -> None:
+    """The same tool shown with and without ``connection_id`` (two bound consumers, one with two
+    accounting connections, one with one): neither caller's check is the other's."""
+
+    class Answers(Upstream):
+        async def request(
+            self, method: str, path: str, *, headers: Mapping[str, str] | None = None, **kw: Any
+        ) -> Any:
+            self.requests.append((method, path, dict(headers or {})))
+            return {"items": [], "total": 0, "page": 1, "size": 50}
+
+    registry = Registry(Inventory(tools), Answers())
+    config = parse_function_config(None)
+    domains = frozenset({"accounting"})
+    two = Access.of(config, consumer_id=CONSUMER, active_domains=domains, shared_domains={"accounting"})
+    one = Access.of(config, consumer_id="22222222-2222-4222-8222-222222222222", active_domains=domains)
+    chose = await registry.call("accounting_get_clients", {"connection_id": "c-odoo"}, two)
+    assert not chose.is_error, chose.text
+    plain = await registry.call("accounting_get_clients", {}, one)
+    assert not plain.is_error, plain.text
+    missing = await registry.call("accounting_get_clients", {}, two)  # and the other way round
+    assert missing.is_error and (missing.structured or {}).get("field") == "connection_id"
+
+
+async def test_with_one_active_connection_the_error_does_not_ask_to_choose(tools: list[ToolSpec]) -> None:
+    """Chift's "not correctly configured" where the consumer has one active connection on that API:
+    the choice is not the problem, so the hint does not list one connection to choose from."""
+
+    class OneAccounting(Upstream):
+        async def request(
+            self, method: str, path: str, *, headers: Mapping[str, str] | None = None, **kw: Any
+        ) -> Any:
+            if path.endswith("/connections"):
+                self.requests.append((method, path, dict(headers or {})))
+                return [c for c in CONNECTIONS if c["connectionid"] != "c-exact"]
+            return await super().request(method, path, headers=headers, **kw)
+
+    result = await Registry(Inventory(tools), OneAccounting(fail=SEVERAL)).call(
+        "accounting_get_clients", {"consumer_id": CONSUMER}, Access.of(parse_function_config(None))
+    )
+    payload = result.structured or {}
+    assert payload["error"] == "ERROR_CONFIGURATION_CONNECTION" and payload["retryable"] is False
+    hint = payload["hint"]
+    assert "cannot tell which" not in hint and "1 active" not in hint and "one of:" not in hint
+    assert "c-odoo" in hint and "configuration" in hint

@@ -201,6 +201,24 @@ async def test_a_daily_limit_is_not_retried_and_says_when_it_resets(message: str
     assert "wait 60 s" not in hint
 
 
+@pytest.mark.parametrize(
+    ("message", "seconds"),
+    [
+        # a time of day after "at" is the next such time, UTC (T0 is 17:46:40 UTC)
+        ("Daily rate limit reached. It resets at 00:00:00 UTC.", 6 * 3600 + 13 * 60 + 20),
+        ("Daily rate limit reached, it resets at 21:06 UTC", 3 * 3600 + 19 * 60 + 20),
+        ("Daily rate limit reached. Resets at 10:00:00 UTC", 16 * 3600 + 13 * 60 + 20),  # tomorrow
+        # only an amount after "in" (or "within", "after") is the time left; the first group only
+        ("Daily quota (24h) exceeded. Try again in 2 hours", 7200),
+        ("Daily limit of 24 h reached: try again in 1 hour 30 min (window: 24 hours)", 5400),
+        ("Daily limit reached; retry within 45 minutes", 2700),
+        ("Daily quota (24h) exceeded.", None),
+    ],
+)
+def test_when_a_daily_limit_resets_is_read_as_the_message_means_it(message: str, seconds: int | None) -> None:
+    assert reset_in(message, T0) == (None if seconds is None else pytest.approx(seconds))
+
+
 async def test_a_daily_limit_whose_reset_time_cannot_be_read_says_so() -> None:
     err = await failing(Fake(), "GET", chift_error(429, "ERROR_RATE_LIMIT", "Daily limit reached"))
     assert err.retryable is False and "message says when it resets" in (err.hint or "")
@@ -292,3 +310,50 @@ def test_the_cache_window_is_a_setting() -> None:
     from chift_mcp.settings import Settings
 
     assert transport_args(Settings(cache_window=0))["cache_window"] == 0
+
+
+async def test_a_write_with_an_encoded_consumer_id_is_read_back_fresh() -> None:
+    fake = Fake()
+    async with fake.client() as client:
+        await client.request("POST", "/consumers/a%2Db/accounting/clients", json={"name": "A"})
+        await client.request("GET", "/consumers/a-b/accounting/clients")
+    assert forced(fake.requests[-1])
+
+
+async def test_reads_of_account_resources_after_a_write_to_them_bypass_the_cache() -> None:
+    """Chift caches every GET (docs "Caching"): a consumer created or changed, then the list of
+    consumers read, must show it; a consumer's own resources and other account resources need not."""
+    fake = Fake()
+    async with fake.client() as client:
+        await client.request("POST", "/consumers", json={"name": "New"})
+        await client.request("GET", "/consumers")
+        await client.request("GET", CLIENTS)  # a consumer's resources: not changed by it
+        await client.request("GET", "/webhooks")  # another account resource
+        fake.now += 301
+        await client.request("GET", "/consumers")
+        await client.request("PATCH", f"/consumers/{CONSUMER}", json={"name": "Renamed"})
+        await client.request("GET", "/consumers")
+        await client.request("GET", f"/consumers/{CONSUMER}")
+        await client.request("GET", f"/consumers/{OTHER}/accounting/clients")
+        await client.request("DELETE", "/webhooks/w-1")
+        await client.request("GET", "/webhooks/list")
+    assert [forced(r) for r in fake.requests if r.method == "GET"] == [
+        True, False, False, False, True, True, False, True
+    ]  # fmt: skip
+
+
+async def test_the_window_runs_from_the_answer_of_the_write() -> None:
+    """A write Chift takes 200 s to answer changed the data near its end, not when it was sent."""
+
+    class Slow(Fake):
+        def handler(self, request: httpx2.Request) -> httpx2.Response:
+            if request.method == "POST" and request.url.path != "/token":
+                self.now += 200
+            return super().handler(request)
+
+    fake = Slow()
+    async with fake.client() as client:
+        await client.request("POST", CLIENTS, json={"name": "A"})
+        fake.now += 150  # 350 s after it was sent, 150 s after its answer
+        await client.request("GET", CLIENTS)
+    assert forced(fake.requests[-1])

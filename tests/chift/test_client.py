@@ -681,3 +681,19 @@ async def test_an_error_page_echoing_the_secret_never_leaks_any_part_of_it() -> 
     text = json.dumps(caught.value.payload())
     assert secret[:12] not in text and secret[-12:] not in text
     await client.aclose()
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("code", [None, "ERROR_CONNECTOR_AUTHENTICATION"])
+async def test_a_connector_refusing_chifts_credentials_on_502_is_not_retried(
+    h: Harness, code: str | None
+) -> None:
+    """Chift's spec answers 502 "Error while trying to authenticate to {ConnectorName}" (POS
+    modifiers, no code): configuration, which a retry only meets again."""
+    h.fake.on(INVOICES, *[error_json(502, "Error while trying to authenticate to Lightspeed", code)] * 5)
+    with pytest.raises(ChiftAPIError) as info:
+        await h.client.request("GET", INVOICES)
+    err = info.value
+    assert len(h.fake.requests) == 1 and h.sleeps == []
+    assert err.retryable is False and err.code == "ERROR_CONNECTOR_AUTHENTICATION"
+    assert "reconnect" in (err.hint or "") and "will not help" in (err.hint or "")

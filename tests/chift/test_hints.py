@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import httpx2
 import pytest
 
+from chift_mcp.chift.codes import NO_RETRY_CODES
 from chift_mcp.chift.hints import (
     CALLER_TOKEN_REJECTED,
     CODE_HINTS,
@@ -12,6 +14,7 @@ from chift_mcp.chift.hints import (
     Situation,
     advise,
 )
+from chift_mcp.chift.retry import RETRY_STATUSES, worth_retrying
 
 PATH = "/consumers/c-1/invoicing/invoices"
 
@@ -51,3 +54,28 @@ def test_a_retryable_create_says_to_check_before_resending() -> None:
 def test_the_table_ends_with_a_rule_for_anything() -> None:
     assert RULES[-1].when(situation(302))
     assert advise(situation(302), "x")[1].startswith("Unexpected answer from Chift (HTTP 302)")
+
+
+STATUSES = (400, 401, 403, 404, 405, 409, 422, 429, 500, 502, 503, 504)
+
+
+@pytest.mark.parametrize("code", [None, *sorted(CODE_HINTS), "ERROR_RATE_LIMIT", "REQUEST_IN_PROCESS"])
+def test_no_answer_is_retried_or_called_retryable_while_its_hint_says_retrying_will_not_help(
+    code: str | None,
+) -> None:
+    """A property of the whole table: the hint, the ``retryable`` flag and the client's retries agree,
+    whatever status a code comes with."""
+    for status in STATUSES:
+        for message in ("Nope", "Error while trying to authenticate to Lightspeed"):
+            _, hint, retryable = advise(situation(status, code, message=message), message)
+            body = {"status": "error", "message": message, "error_code": code}
+            resp = httpx2.Response(status, json=body, headers={"Retry-After": "1"})
+            retried = status in RETRY_STATUSES and worth_retrying(resp, 1.0)
+            if "will not help" in hint.lower():
+                assert not retryable and not retried, (status, code, message)
+
+
+def test_configuration_codes_come_from_the_hint_table() -> None:
+    assert {"ERROR_CONNECTOR_AUTHENTICATION", "ERROR_BACKEND_FORBIDDEN"} <= NO_RETRY_CODES
+    assert {"ERROR_CONFIGURATION_LOCALAGENT", "ERROR_BACKEND_NOT_FOUND"} <= NO_RETRY_CODES
+    assert {"ERROR_CONNECTOR_MAINTENANCE", "ERROR_GATEWAY_TIMEOUT"}.isdisjoint(NO_RETRY_CODES)
