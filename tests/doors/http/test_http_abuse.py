@@ -214,6 +214,15 @@ async def read_all(stream: Any) -> bytes:
     return out
 
 
+async def get_kept_alive(stream: Any) -> bytes:
+    """One request on a kept-alive connection, and its whole answer (``hello``'s body ends it)."""
+    await stream.send(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+    out = b""
+    while not out.endswith(b"\r\n\r\nok"):
+        out += await stream.receive()
+    return out
+
+
 async def test_request_heads_have_a_time_and_a_size_limit_and_connections_a_cap() -> None:
     (server, sock), port = await guarded()
     with anyio.fail_after(TIMEOUT):
@@ -265,6 +274,33 @@ async def test_past_the_connection_cap_the_oldest_half_sent_head_is_dropped_not_
             started = anyio.current_time()
             assert await read_all(waiting[0]) == b""  # dropped without an answer, at once
             assert anyio.current_time() - started < 1
+            assert len(server.server_state.connections) <= 16
+            server.should_exit = True
+
+
+async def test_past_the_connection_cap_the_oldest_idle_keep_alive_connection_is_dropped() -> None:
+    # idle keep-alive connections (uvicorn keeps them 5 s) must not hold the slots: re-sending a cheap
+    # request on each every few seconds would otherwise lock every new client out
+    (server, sock), port = await guarded(head_timeout=60)
+    with anyio.fail_after(TIMEOUT):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(server.serve, [sock])
+            while not server.started:
+                await anyio.sleep(0.01)
+            idle = []
+            for _ in range(16):  # each one whole request answered, then kept alive
+                stream = await anyio.connect_tcp("127.0.0.1", port)
+                assert (await get_kept_alive(stream)).startswith(b"HTTP/1.1 200")
+                idle.append(stream)
+            # the oldest is used again: now idle[1] has been idle longest
+            assert (await get_kept_alive(idle[0])).startswith(b"HTTP/1.1 200")
+            ok = await anyio.connect_tcp("127.0.0.1", port)
+            await ok.send(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            assert (await read_all(ok)).startswith(b"HTTP/1.1 200")
+            started = anyio.current_time()
+            assert await read_all(idle[1]) == b""  # dropped, at once
+            assert anyio.current_time() - started < 1
+            assert (await get_kept_alive(idle[0])).startswith(b"HTTP/1.1 200")  # the others still serve
             assert len(server.server_state.connections) <= 16
             server.should_exit = True
 
