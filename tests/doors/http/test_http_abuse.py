@@ -100,6 +100,47 @@ async def test_a_token_holds_at_most_its_sessions_and_a_closed_one_makes_room() 
             assert (await open_session(http, ATTACKER)).status_code == 200
 
 
+async def test_closed_sessions_of_callers_that_never_come_back_are_forgotten() -> None:
+    """With --auth chift each Chift token is a caller of its own (30 minutes' lifetime): the sessions the
+    SDK closed must not pile up, one owner per token, waiting for that token to open another."""
+    from dataclasses import dataclass
+
+    from chift_mcp.doors.http.guard import CALLER_KEY
+    from chift_mcp.doors.http.sessions import SWEEP_FLOOR, SessionQuota
+    from chift_mcp.tools.access import Caller
+
+    @dataclass(frozen=True)
+    class Grant:
+        name: str
+        rate_limit: int | None = None
+
+    live: dict[str, object] = {}  # the SDK's table of open sessions
+
+    async def sdk(scope: Any, receive: Any, send: Any) -> None:  # opens one, answers its id
+        sid = f"s{len(live)}-{scope[CALLER_KEY].grant.name}"
+        live[sid] = object()
+        await send(
+            {"type": "http.response.start", "status": 200, "headers": [(b"mcp-session-id", sid.encode())]}
+        )
+        await send({"type": "http.response.body", "body": b"{}"})
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b""}
+
+    async def send(message: Any) -> None:
+        pass
+
+    quota = SessionQuota(sdk, instances=lambda: live, per_token=5, unused_ttl=5)
+    kept = [f"kept-{i}" for i in range(3)]
+    for token in [*kept, *(f"chift:{i}" for i in range(1000))]:
+        scope = {"type": "http", "method": "POST", "headers": [], CALLER_KEY: Caller(Grant(token))}
+        await quota(scope, receive, send)
+        if token.startswith("chift:"):  # closed by the SDK (idle, DELETE) before the next token comes
+            live.pop(next(s for s in live if s.endswith(token)))
+    assert len(quota._sessions) <= SWEEP_FLOOR and len(quota._owned) <= SWEEP_FLOOR
+    assert all(quota.open_sessions(k) == 1 for k in kept)  # open ones are never forgotten
+
+
 async def test_a_session_never_used_expires_after_the_unused_ttl_and_a_used_one_stays() -> None:
     d = door(tokens={ATTACKER: {"name": "attacker"}}, settings={"http_unused_session_ttl": 1.5})
     table = d.extras["manager"]._server_instances
