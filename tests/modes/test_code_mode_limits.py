@@ -35,12 +35,23 @@ def bomb(n: int) -> str:
         [1, "a", None, True, False, 1.5, -12345, {"a": [1, 2], "b": {}}, [], ""],
         {"ünïcode": "é€", "n": 10**40, "f": 1e-3},
         {(1, (2, 3)): None, 1: 2, None: 3, 2.5: "x", False: 1},
+        ["".join(map(chr, range(128))) + '\u2028\xad"\\é', {'k\x00"\n': "\t"}, {("\x01", 2): 0}],
     ],
 )
 def test_a_value_is_converted_and_its_size_is_its_json_length(value: Any) -> None:
     data, size = to_json_value(value, 10_000)
     assert size == len(dumps(data))
     assert to_json_value(data, 10_000) == (data, size)
+
+
+def test_a_string_is_counted_with_its_json_escapes() -> None:
+    # a control character is written \u00XX: 1000 of them are 6002 characters of JSON, not 1002
+    with pytest.raises(TooLarge):
+        to_json_value(["\x00" * 1000], 2000)
+    with pytest.raises(TooLarge):
+        to_json_value({"\x1f" * 1000: 1}, 2000)
+    data, size = to_json_value(["\x00" * 1000], 6004)
+    assert size == len(dumps(data)) == 6004
 
 
 def test_non_json_values_become_text_never_their_repr() -> None:
