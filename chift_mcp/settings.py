@@ -143,8 +143,9 @@ class Settings(BaseSettings):
         2,
         ge=1,
         description=(
-            "Code mode: programs one caller (an HTTP token; stdio: the one client) may run at once; "
-            "never more than CHIFT_CODE_WORKERS - 1, so one caller always leaves a worker to the others."
+            "Code mode: programs one caller (an HTTP token) may run at once; never more than "
+            "CHIFT_CODE_WORKERS - 1, so one caller always leaves a worker to the others. No share over "
+            "stdio or HTTP without authentication (one caller): only the pool limits them."
         ),
     )
     code_queue_timeout: float = Field(

@@ -35,12 +35,23 @@ def bomb(n: int) -> str:
         [1, "a", None, True, False, 1.5, -12345, {"a": [1, 2], "b": {}}, [], ""],
         {"ünïcode": "é€", "n": 10**40, "f": 1e-3},
         {(1, (2, 3)): None, 1: 2, None: 3, 2.5: "x", False: 1},
+        ["".join(map(chr, range(128))) + '\u2028\xad"\\é', {'k\x00"\n': "\t"}, {("\x01", 2): 0}],
     ],
 )
 def test_a_value_is_converted_and_its_size_is_its_json_length(value: Any) -> None:
     data, size = to_json_value(value, 10_000)
     assert size == len(dumps(data))
     assert to_json_value(data, 10_000) == (data, size)
+
+
+def test_a_string_is_counted_with_its_json_escapes() -> None:
+    # a control character is written \u00XX: 1000 of them are 6002 characters of JSON, not 1002
+    with pytest.raises(TooLarge):
+        to_json_value(["\x00" * 1000], 2000)
+    with pytest.raises(TooLarge):
+        to_json_value({"\x1f" * 1000: 1}, 2000)
+    data, size = to_json_value(["\x00" * 1000], 6004)
+    assert size == len(dumps(data)) == 6004
 
 
 def test_non_json_values_become_text_never_their_repr() -> None:
@@ -110,6 +121,22 @@ async def test_one_caller_gets_at_most_its_share_of_the_workers_and_then_a_busy_
     assert payload["setting"] == "CHIFT_CODE_MAX_PROGRAMS_PER_CALLER"
     assert "CHIFT_CODE_MAX_PROGRAMS_PER_CALLER=2" in payload["message"] and payload["hint"]
     assert admission.running == {}
+
+
+async def test_a_program_of_no_known_caller_has_no_share_only_the_pool() -> None:
+    # over stdio (or HTTP without authentication) there is no other caller to leave a worker to
+    admission = Admission(workers=4, per_caller=2, wait=0.2)
+    async with (
+        admission.admitted(None),
+        admission.admitted(None),
+        admission.admitted(None),
+        admission.admitted(None) as waited,
+    ):
+        assert waited < 0.05 and admission.running == {}
+        with pytest.raises(Busy) as caught:
+            async with admission.admitted(None):
+                pass
+    assert caught.value.payload()["setting"] == "CHIFT_CODE_WORKERS"
 
 
 async def test_a_full_pool_makes_a_program_wait_then_refuses_it_naming_the_pool() -> None:
@@ -186,11 +213,11 @@ async def test_bombs_end_as_tool_errors_while_other_calls_answer() -> None:
 
 
 async def test_waiting_for_a_worker_does_not_use_up_the_programs_wall_time() -> None:
-    """One worker for this caller (2 workers, so a share of 1): the second program waits about 2.7 s for
-    the first (an endless loop, cut at 3 s), then runs for about half a second within its own 3 s: it
-    answers more than 3 s after it was sent, where counting the wait would have cut it."""
+    """One worker: the second program waits about 2.7 s for the first (an endless loop, cut at 3 s),
+    then runs for about half a second within its own 3 s: it answers more than 3 s after it was sent,
+    where counting the wait would have cut it."""
     runtime = Runtime.open(
-        Settings(tool_mode="code", code_timeout=3, code_workers=2, code_queue_timeout=5), sandbox=True
+        Settings(tool_mode="code", code_timeout=3, code_workers=1, code_queue_timeout=5), sandbox=True
     )
     answers: dict[str, Any] = {}
 
@@ -212,3 +239,27 @@ async def test_waiting_for_a_worker_does_not_use_up_the_programs_wall_time() -> 
     failed, body, seconds = answers["waiting"]
     assert not failed and body["result"] == sum(range(15000000)), body
     assert seconds > 3
+
+
+async def test_the_one_client_over_stdio_runs_as_many_programs_as_there_are_workers() -> None:
+    """In memory, as over stdio: two endless programs on two workers both run (and end at their wall
+    time), where a share of workers - 1 would have refused the second BUSY after the 0.3 s wait."""
+    runtime = Runtime.open(
+        Settings(tool_mode="code", code_timeout=1.5, code_workers=2, code_queue_timeout=0.3), sandbox=True
+    )
+    answers: list[dict[str, Any]] = []
+
+    async def execute(client: Client) -> None:
+        result = await client.call_tool("execute", {"code": "while True:\n    pass"})
+        answers.append(json.loads(result.content[0].text))  # type: ignore[union-attr]
+
+    try:
+        with anyio.fail_after(30):
+            async with Client(runtime.server()) as client:
+                await client.call_tool("execute", {"code": "1"})  # a warm worker
+                async with anyio.create_task_group() as tg:
+                    tg.start_soon(execute, client)
+                    tg.start_soon(execute, client)
+    finally:
+        await runtime.aclose()
+    assert [a.get("limit") for a in answers] == ["wall time", "wall time"], answers

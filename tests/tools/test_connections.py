@@ -15,7 +15,15 @@ import pytest
 from support.inproc import ManualClock
 
 from chift_mcp.errors import UnreachableError
-from chift_mcp.tools.access import Access, ConsumerAccess, active_domains, parse_function_config
+from chift_mcp.tools.access import (
+    Access,
+    Caller,
+    CallerAccess,
+    ConsumerAccess,
+    active_domains,
+    parse_function_config,
+)
+from chift_mcp.tools.access.live import AccountConsumers
 
 pytestmark = pytest.mark.anyio
 BASE = Access.of(parse_function_config(None), consumer_id="c1")
@@ -245,3 +253,62 @@ async def test_a_second_active_connection_on_one_api_makes_that_api_shared() -> 
     assert access.key != (await ConsumerAccess(BASE, Connections([ACCOUNTING])).refreshed()).key
     inactive = [*ACCOUNTING, {"api": "Accounting", "status": "inactive"}, *INVOICING]
     assert (await ConsumerAccess(BASE, Connections([inactive])).refreshed()).shared_domains == frozenset()
+
+
+class Grant:
+    name = "t1"
+    function_config = None
+    read_only = False
+    tool_mode = None
+
+
+async def test_a_request_waiting_on_a_first_fetch_is_answered_when_its_cache_entry_is_dropped() -> None:
+    """One caller holds one cached consumer here: naming a second drops the first, and cancels its
+    fetch. The request waiting on that fetch gets the configured domains, not a CancelledError."""
+    release = anyio.Event()
+    server = ConsumerAccess(Access.of(parse_function_config(None)), Connections([ACCOUNTING], release))
+    callers = CallerAccess(server, max_consumers=4)  # a quarter each: one consumer
+    got: list[Access] = []
+
+    async def first() -> None:
+        got.append(await callers.resolve(Caller(Grant(), "a")))
+
+    with anyio.fail_after(5):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(first)
+            while "/consumers/a/connections" not in server.upstream.paths:  # type: ignore[union-attr]
+                await anyio.sleep(0)
+            assert not got
+            release.set()  # a's fetch is cancelled before it can run again
+            second = await callers.resolve(Caller(Grant(), "b"))
+    assert got and got[0].consumer_id == "a" and got[0].active_domains is None
+    assert second.consumer_id == "b" and second.active_domains == {"accounting"}
+    await callers.aclose()
+
+
+class CachedConsumers:
+    """/consumers as Chift serves it (docs "Caching in Chift API"): a GET answer is kept 5 minutes
+    (this test never gets there), unless asked with ``x-chift-force-refresh: true``. (The sandbox does
+    not cache platform routes, so it cannot show this.)"""
+
+    def __init__(self) -> None:
+        self.consumers = ["c1"]
+        self.cached: list[dict[str, str]] | None = None
+
+    async def request(self, method: str, path: str, *, headers: Any = None, **kw: Any) -> Any:
+        assert (method, path) == ("GET", "/consumers")
+        fresh = (headers or {}).get("x-chift-force-refresh") == "true"
+        if self.cached is None or fresh:
+            self.cached = [{"consumerid": c} for c in self.consumers]
+        return self.cached
+
+
+async def test_a_consumer_created_a_minute_ago_is_known_at_the_next_list_past_chifts_cache() -> None:
+    clock = ManualClock()
+    upstream = CachedConsumers()
+    account = AccountConsumers(upstream, refresh=30, clock=clock)
+    assert await account.has("c1")
+    upstream.consumers.append("c2")  # created after the list was read (and cached by Chift)
+    clock.advance(30)
+    assert await account.has("c2")
+    assert account.fetches == 2

@@ -9,8 +9,11 @@ headers of any size are buffered by the parser. :func:`guarded_protocol` returns
 - answers 431 and closes once a head passes ``max_head_bytes`` (``CHIFT_HTTP_MAX_HEAD_BYTES``): what
   is buffered stays under that plus one read;
 - keeps at most ``max_connections`` open (``CHIFT_HTTP_MAX_CONNECTIONS``, held under the process's file
-  descriptor limit): past it, the connection that has waited longest for its head is dropped, and when
-  every one is serving a request, the new one is closed. A request being served is never cut.
+  descriptor limit): past it, the connection that has waited longest for its head is dropped, else the
+  one idle longest between requests (kept alive, nothing buffered: its client reconnects, nothing is
+  lost), and when every one is serving a request, the new one is closed. A request being served is
+  never cut. Idle connections must be droppable: uvicorn keeps one 5 s, so a client re-sending an
+  unauthenticated ``/healthz`` every few seconds on each would otherwise hold every slot.
 
 Bodies are bounded elsewhere: their size by the SDK (413), their time by the door's request time limit.
 """
@@ -64,19 +67,37 @@ class _Guarded(HttpToolsProtocol):
     _head_bytes = 0
     _in_head = False
     _head_since = 0.0
+    _idle_since = 0.0
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
         self._start_head()
         if len(self.connections) > self.max_connections:
-            waiting = [
-                c for c in self.connections if isinstance(c, _Guarded) and c._in_head and c is not self
-            ]
+            others = [c for c in self.connections if isinstance(c, _Guarded) and c is not self]
+            waiting = [c for c in others if c._in_head]
+            idle = [c for c in others if c._idle()]
             if waiting:
-                oldest = min(waiting, key=lambda c: c._head_since)
-                oldest._close("the connection limit was reached")
+                min(waiting, key=lambda c: c._head_since)._close("the connection limit was reached")
+            elif idle:
+                min(idle, key=lambda c: c._idle_since)._close("the connection limit was reached")
             else:
                 self._close("the connection limit was reached")
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        self._idle_since = self.loop.time()
+
+    def _idle(self) -> bool:
+        """Between requests on a kept-alive connection: answered, nothing buffered, nothing received since.
+
+        uvicorn arms its keep-alive timer exactly then (response complete, no pipelined request) and
+        disarms it on the next byte received."""
+        return (
+            self.timeout_keep_alive_task is not None
+            and not self._in_head
+            and not self.pipeline
+            and not self.transport.is_closing()
+        )
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._stop_head()

@@ -16,7 +16,10 @@ in the scope) and the SDK's session manager, and sees every request to the MCP e
   closes it, the same way as an idle one.
 
 Sessions are known by the ``Mcp-Session-Id`` the SDK answers with; a session the SDK has closed
-(idle, ``DELETE``, crash) is forgotten the next time its caller opens one.
+(idle, ``DELETE``, crash) is forgotten the next time its caller opens one, and by a sweep of every
+caller's once the sessions remembered have doubled since the last sweep (at least ``SWEEP_FLOOR``):
+with ``--auth chift`` each Chift token (30 minutes' lifetime) is a caller of its own that never comes
+back, so the table stays within twice the sessions open, amortised O(1) per session opened.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ from chift_mcp.tools.access import Caller
 logger = logging.getLogger("chift_mcp.http")
 
 SESSION_HEADER = b"mcp-session-id"
+SWEEP_FLOOR = 64  # sessions remembered before the first sweep
 Admit = Callable[[str, int | None], Awaitable[int | None]]  # (key, per minute) -> retry after, or None
 
 
@@ -66,6 +70,7 @@ class SessionQuota:
         self._sessions: dict[str, _Session] = {}
         self._owned: dict[str, set[str]] = {}
         self._opening: dict[str, int] = {}
+        self._sweep_at = SWEEP_FLOOR
 
     def open_sessions(self, owner: str) -> int:
         """Sessions ``owner`` holds or is opening now."""
@@ -145,6 +150,8 @@ class SessionQuota:
                 self._sessions[opened] = _Session(owner)
                 self._owned.setdefault(owner, set()).add(opened)
                 self._expire_soon(opened)
+                if len(self._sessions) >= self._sweep_at:
+                    self._sweep()
 
     def _expire_soon(self, session_id: str) -> None:
         """Move the SDK's idle timer of an unused session to ``unused_ttl`` from now (when it runs:
@@ -154,6 +161,12 @@ class SessionQuota:
         if scope is None or scope.deadline == math.inf:
             return
         scope.deadline = min(scope.deadline, anyio.current_time() + self.unused_ttl)
+
+    def _sweep(self) -> None:
+        """Forget every session the SDK has closed, and the callers left with none."""
+        for owner in list(self._owned):
+            self._forget_closed(owner)
+        self._sweep_at = max(SWEEP_FLOOR, 2 * len(self._sessions))
 
     def _forget_closed(self, owner: str) -> None:
         owned = self._owned.get(owner)

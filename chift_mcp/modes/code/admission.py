@@ -5,8 +5,12 @@ never end would hold every worker and the other callers' programs would wait for
 keep one caller from starving the others:
 
 - ``per_caller`` (``CHIFT_CODE_MAX_PROGRAMS_PER_CALLER``), capped at ``workers - 1``: one caller's
-  programs always leave a worker to the others. A caller (an HTTP bearer token; over stdio the one
-  client) past it waits for one of its own programs to end;
+  programs always leave a worker to the others. A caller (an HTTP bearer token or Chift token) past
+  it waits for one of its own programs to end. A program of no known caller (``None``: over stdio,
+  or HTTP without authentication) has no share: there is no other caller to leave a worker to — over
+  stdio the one client, over anonymous HTTP every client is the same nobody, so a share would only
+  cap them all together at ``workers - 1`` — and the pool's first-come-first-served wait is the
+  only limit;
 - ``workers`` (``CHIFT_CODE_WORKERS``): the pool's size. A program waits for a free one, first come
   first served.
 
@@ -38,11 +42,16 @@ class Admission:
         self._ended = anyio.Event()  # set (and replaced) whenever a program ends
 
     @asynccontextmanager
-    async def admitted(self, caller: str, *, within: float | None = None) -> AsyncIterator[float]:
-        """Hold a worker slot for ``caller``'s program; yields the seconds it waited. ``within`` is how
-        long the request carrying it may still wait, if it is shorter than ``wait``."""
+    async def admitted(self, caller: str | None, *, within: float | None = None) -> AsyncIterator[float]:
+        """Hold a worker slot for ``caller``'s program (None: no known caller, no share); yields the
+        seconds it waited. ``within`` is how long the request carrying it may still wait, if it is
+        shorter than ``wait``."""
         started = time.monotonic()
         wait = self.wait if within is None else max(0.0, min(self.wait, within))
+        if caller is None:
+            async with self._worker(wait, started):
+                yield time.monotonic() - started
+            return
         with anyio.move_on_after(wait):
             while self.running.get(caller, 0) >= self.per_caller:
                 await self._ended.wait()
@@ -56,28 +65,34 @@ class Admission:
             )
         self.running[caller] = self.running.get(caller, 0) + 1
         try:
-            got = False
-            with anyio.move_on_after(max(0.0, wait - (time.monotonic() - started))):
-                await self._slots.acquire()
-                got = True
-            if not got:
-                raise self._busy(
-                    "workers",
-                    "CHIFT_CODE_WORKERS",
-                    self.workers,
-                    f"all {self.workers} workers are running programs",
-                    wait,
-                )
-            try:
+            async with self._worker(wait, started):
                 yield time.monotonic() - started
-            finally:
-                self._slots.release()
         finally:
             self.running[caller] -= 1
             if not self.running[caller]:
                 del self.running[caller]
             self._ended.set()
             self._ended = anyio.Event()
+
+    @asynccontextmanager
+    async def _worker(self, wait: float, started: float) -> AsyncIterator[None]:
+        """Hold one of the pool's slots, waited for until ``wait`` seconds after ``started``."""
+        got = False
+        with anyio.move_on_after(max(0.0, wait - (time.monotonic() - started))):
+            await self._slots.acquire()
+            got = True
+        if not got:
+            raise self._busy(
+                "workers",
+                "CHIFT_CODE_WORKERS",
+                self.workers,
+                f"all {self.workers} workers are running programs",
+                wait,
+            )
+        try:
+            yield
+        finally:
+            self._slots.release()
 
     def _busy(self, limit: str, setting: str, value: int, what: str, waited: float) -> Busy:
         return Busy(

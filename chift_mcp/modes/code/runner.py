@@ -133,7 +133,7 @@ class CodeRunner:
         pool, admission = await self._worker_pool(monty)
         at = self._deadline()
         within = None if at is None else at - time.monotonic() - 0.5
-        async with admission.admitted(self._caller() or "local", within=within):
+        async with admission.admitted(self._caller(), within=within):  # None: stdio, no share
             # the wall time starts here: waiting for a worker does not use it up
             limits = self._within_the_request(self.limits, self._deadline())
             program = Program(call, limits)

@@ -33,6 +33,20 @@ MAX_DEPTH = 200  # nesting levels; pydantic_core's JSON encoder refuses values n
 _LEAVES = (datetime.date, datetime.time, datetime.timedelta, decimal.Decimal, uuid.UUID)
 _DIGITS_PER_BIT = math.log10(2)
 _STR_BITS = 14_000  # ints below this many bits have under 4300 digits
+# what JSON escapes, and the characters each escape adds: '"', '\\' and \b \f \n \r \t one (a
+# backslash), the other control characters five (\u00XX)
+_ESCAPES = tuple((c, 1) for c in '"\\\b\f\n\r\t') + tuple(
+    (chr(i), 5) for i in range(32) if chr(i) not in "\b\f\n\r\t"
+)
+
+
+def json_chars(text: str) -> int:
+    """The length of ``text`` written as a JSON string, quotes and escapes included (what ``dumps``
+    writes: non-ASCII as it is). Printable text without quotes or backslashes is only measured;
+    otherwise each escaped character is counted (one pass in C each), never written."""
+    if text.isprintable() and '"' not in text and "\\" not in text:
+        return len(text) + 2
+    return len(text) + 2 + sum(text.count(c) * extra for c, extra in _ESCAPES)
 
 
 class TooLarge(Exception):
@@ -76,7 +90,7 @@ class _Walk:
             self.add(4 if value is not False else 5)
             return value
         if isinstance(value, str):
-            self.add(len(value) + 2)
+            self.add(json_chars(value))
             return value
         if isinstance(value, int):
             bits = value.bit_length()  # str() of an int past 4300 digits is a ValueError: estimated
@@ -153,7 +167,7 @@ class _Walk:
             text = str(to_jsonable_python(key))
         else:
             text = str(_leaf(key))
-        self.add(len(text))
+        self.add(json_chars(text) - 2)  # its quotes are counted with the colon
         return text
 
 

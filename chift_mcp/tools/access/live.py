@@ -35,6 +35,7 @@ from chift_mcp.tools.access.rules import Access, FunctionConfig
 logger = logging.getLogger("chift_mcp.tools.access")
 
 Listener = Callable[[str | None], Awaitable[None]]
+FRESH = {"x-chift-force-refresh": "true"}  # Chift answers a GET with this header uncached
 
 
 class Fetcher(Protocol):
@@ -126,18 +127,18 @@ class ConsumerAccess:
                 self._fell_back = True
                 return self.base
             self._waited = True
-            try:
-                await asyncio.wait_for(asyncio.shield(self._task), timeout=self.first_wait)
-            except TimeoutError:
-                if self._access is not None:  # the fetch landed in the turn the wait timed out
-                    return self._access
+            # asyncio.wait, not wait_for(shield(...)): a fetch cancelled meanwhile (its provider
+            # dropped from a cache) must not cancel this request, which gets the configured domains
+            done, _ = await asyncio.wait({self._task}, timeout=self.first_wait)
+            if self._access is not None:  # landed (or landed in the turn the wait timed out)
+                return self._access
+            if not done:
                 logger.warning(
                     "consumer connections not fetched after %.0f s; using the configured domains",
                     self.first_wait,
                 )
-                self._fell_back = True
-                return self.base
-            return self._access or self.base
+            self._fell_back = True
+            return self.base
         if self.clock() - self._fetched_at > self.ttl and (self._task is None or self._task.done()):
             self._task = asyncio.create_task(self._refresh())
         return self._access
@@ -212,7 +213,9 @@ class Caller:
 class AccountConsumers:
     """The ids of the account's consumers (``GET /consumers``), to check a consumer a caller names
     before it costs anything: fetched when an id is not among them, at most once every ``refresh``
-    seconds, one fetch at a time (the callers that ask meanwhile wait for the same one)."""
+    seconds, one fetch at a time (the callers that ask meanwhile wait for the same one). Each fetch
+    bypasses Chift's 5-minute GET cache (``x-chift-force-refresh``): it only happens on a miss, and a
+    cached list would refuse a consumer created in the last five minutes."""
 
     def __init__(
         self, upstream: Fetcher, *, refresh: float = 30.0, clock: Callable[[], float] = time.monotonic
@@ -243,7 +246,7 @@ class AccountConsumers:
     async def _fetch(self) -> None:
         self.fetches += 1
         try:
-            answer = await self.upstream.request("GET", "/consumers")
+            answer = await self.upstream.request("GET", "/consumers", headers=FRESH)
         except Exception as exc:  # Chift is down or refuses: the calls themselves will say so
             reason = f"{exc.code}: {exc.message}" if isinstance(exc, ToolError) else type(exc).__name__
             logger.warning("could not list the account's consumers (%s)", reason)

@@ -100,6 +100,47 @@ async def test_a_token_holds_at_most_its_sessions_and_a_closed_one_makes_room() 
             assert (await open_session(http, ATTACKER)).status_code == 200
 
 
+async def test_closed_sessions_of_callers_that_never_come_back_are_forgotten() -> None:
+    """With --auth chift each Chift token is a caller of its own (30 minutes' lifetime): the sessions the
+    SDK closed must not pile up, one owner per token, waiting for that token to open another."""
+    from dataclasses import dataclass
+
+    from chift_mcp.doors.http.guard import CALLER_KEY
+    from chift_mcp.doors.http.sessions import SWEEP_FLOOR, SessionQuota
+    from chift_mcp.tools.access import Caller
+
+    @dataclass(frozen=True)
+    class Grant:
+        name: str
+        rate_limit: int | None = None
+
+    live: dict[str, object] = {}  # the SDK's table of open sessions
+
+    async def sdk(scope: Any, receive: Any, send: Any) -> None:  # opens one, answers its id
+        sid = f"s{len(live)}-{scope[CALLER_KEY].grant.name}"
+        live[sid] = object()
+        await send(
+            {"type": "http.response.start", "status": 200, "headers": [(b"mcp-session-id", sid.encode())]}
+        )
+        await send({"type": "http.response.body", "body": b"{}"})
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b""}
+
+    async def send(message: Any) -> None:
+        pass
+
+    quota = SessionQuota(sdk, instances=lambda: live, per_token=5, unused_ttl=5)
+    kept = [f"kept-{i}" for i in range(3)]
+    for token in [*kept, *(f"chift:{i}" for i in range(1000))]:
+        scope = {"type": "http", "method": "POST", "headers": [], CALLER_KEY: Caller(Grant(token))}
+        await quota(scope, receive, send)
+        if token.startswith("chift:"):  # closed by the SDK (idle, DELETE) before the next token comes
+            live.pop(next(s for s in live if s.endswith(token)))
+    assert len(quota._sessions) <= SWEEP_FLOOR and len(quota._owned) <= SWEEP_FLOOR
+    assert all(quota.open_sessions(k) == 1 for k in kept)  # open ones are never forgotten
+
+
 async def test_a_session_never_used_expires_after_the_unused_ttl_and_a_used_one_stays() -> None:
     d = door(tokens={ATTACKER: {"name": "attacker"}}, settings={"http_unused_session_ttl": 1.5})
     table = d.extras["manager"]._server_instances
@@ -214,6 +255,15 @@ async def read_all(stream: Any) -> bytes:
     return out
 
 
+async def get_kept_alive(stream: Any) -> bytes:
+    """One request on a kept-alive connection, and its whole answer (``hello``'s body ends it)."""
+    await stream.send(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+    out = b""
+    while not out.endswith(b"\r\n\r\nok"):
+        out += await stream.receive()
+    return out
+
+
 async def test_request_heads_have_a_time_and_a_size_limit_and_connections_a_cap() -> None:
     (server, sock), port = await guarded()
     with anyio.fail_after(TIMEOUT):
@@ -265,6 +315,33 @@ async def test_past_the_connection_cap_the_oldest_half_sent_head_is_dropped_not_
             started = anyio.current_time()
             assert await read_all(waiting[0]) == b""  # dropped without an answer, at once
             assert anyio.current_time() - started < 1
+            assert len(server.server_state.connections) <= 16
+            server.should_exit = True
+
+
+async def test_past_the_connection_cap_the_oldest_idle_keep_alive_connection_is_dropped() -> None:
+    # idle keep-alive connections (uvicorn keeps them 5 s) must not hold the slots: re-sending a cheap
+    # request on each every few seconds would otherwise lock every new client out
+    (server, sock), port = await guarded(head_timeout=60)
+    with anyio.fail_after(TIMEOUT):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(server.serve, [sock])
+            while not server.started:
+                await anyio.sleep(0.01)
+            idle = []
+            for _ in range(16):  # each one whole request answered, then kept alive
+                stream = await anyio.connect_tcp("127.0.0.1", port)
+                assert (await get_kept_alive(stream)).startswith(b"HTTP/1.1 200")
+                idle.append(stream)
+            # the oldest is used again: now idle[1] has been idle longest
+            assert (await get_kept_alive(idle[0])).startswith(b"HTTP/1.1 200")
+            ok = await anyio.connect_tcp("127.0.0.1", port)
+            await ok.send(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            assert (await read_all(ok)).startswith(b"HTTP/1.1 200")
+            started = anyio.current_time()
+            assert await read_all(idle[1]) == b""  # dropped, at once
+            assert anyio.current_time() - started < 1
+            assert (await get_kept_alive(idle[0])).startswith(b"HTTP/1.1 200")  # the others still serve
             assert len(server.server_state.connections) <= 16
             server.should_exit = True
 
