@@ -64,9 +64,12 @@ WEIGHTS = {
     "question_bm25": 3.0,
     "identifier": 1.0,
 }
-# The vector rankings' weights are scaled for some models (chosen on the dev split): USE's vectors are
-# weaker in English than MiniLM's, and best at half weight.
-VECTOR_SCALE = {"google/universal-sentence-encoder-multilingual-3": 0.5}
+# The vector rankings' weights are scaled for some models, by the language the query was read as
+# (``Expansion.language``; "*": any other), chosen on the dev split: USE's vectors are weaker in
+# English than MiniLM's, and best at half weight.
+VECTOR_SCALE: dict[str, dict[str, float]] = {
+    "google/universal-sentence-encoder-multilingual-3": {"*": 0.5},
+}
 _VECTORS = frozenset({"chunk_vector", "page_vector", "question_vector"})
 _SECTION = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9_.-]*(/[A-Za-z0-9_-][A-Za-z0-9_.-]*)*$")
 _MISSING = -1e9
@@ -168,7 +171,11 @@ class SearchIndex:
         self._question_bm25: BM25 | None = None
         if questions is not None and questions.num_rows:
             pages_of = np.asarray(questions.column("page").to_pylist(), dtype=np.int64)
-            embedded = np.asarray([lang == "en" for lang in questions.column("lang").to_pylist()], dtype=bool)
+            # An index built before the record named them embedded the English questions only.
+            languages = set(meta.get("question_languages", ["en"]))
+            embedded = np.asarray(
+                [lang in languages for lang in questions.column("lang").to_pylist()], dtype=bool
+            )
             self._question_page = pages_of[embedded]
             self._question_vectors = _matrix(questions.column("vector"), embedder.dim)[embedded]
             asked = [""] * self._pages
@@ -269,7 +276,8 @@ class SearchIndex:
             rankings["question_bm25"] = _positive(self._question_bm25.scores(weights))
         if identifiers:
             rankings["identifier"] = self._by_page(_positive(self._chunk_bm25.scores(identifiers)))
-        scale = VECTOR_SCALE.get(self.embedder.name, 1.0)
+        scales = VECTOR_SCALE.get(self.embedder.name, {})
+        scale = scales.get(expansion.language, scales.get("*", 1.0))
         weight = {name: WEIGHTS[name] * (scale if name in _VECTORS else 1.0) for name in rankings}
         fused = np.zeros(self._pages, dtype=np.float64)
         for name, scores in rankings.items():
