@@ -25,8 +25,9 @@ def _raw() -> str:
 
 
 Questions = Mapping[str, Mapping[str, Sequence[str]]]  # page path -> {"en": [...], "fr": [...], ...}
-# The languages whose questions are embedded (the others are read by BM25 only).
-EMBEDDED: tuple[str, ...] = ("en",)
+# The languages whose questions are embedded (the others are read by BM25 only): on the dev split,
+# embedding the Spanish ones raised MRR@10 in every language; embedding the French ones lowered French.
+EMBEDDED: tuple[str, ...] = ("en", "nl", "de", "es")
 
 
 def packaged() -> Questions:
