@@ -28,7 +28,7 @@ from search_index.corpus import (
     read_source,
 )
 from search_index.embed import Embedder, make_embedder
-from search_index.questions import Questions, page_questions, questions_hash
+from search_index.questions import EMBEDDED, Questions, page_questions, questions_hash
 from search_index.text import unescape
 
 logger = logging.getLogger("search_index.build")
@@ -62,9 +62,11 @@ def build_index(
     chunk_overlap: int = CHUNK_OVERLAP,
     progress: Progress | None = None,
     questions: Questions | None = None,
+    embedded: tuple[str, ...] = EMBEDDED,
 ) -> BuildResult:
     """Build (or find up to date) the index of ``source`` at ``uri``. ``questions``: the questions
-    each page answers (page path -> {"en", "fr"}); the packaged ones when None."""
+    each page answers (page path -> {language code -> questions}); the packaged ones when None.
+    ``embedded``: the languages whose questions get vectors (the others are read by BM25 only)."""
     report = progress or _noop
     started = time.perf_counter()
     embedder = embedder or make_embedder(model)
@@ -77,6 +79,7 @@ def build_index(
         "model": embedder.name,
         "source_hash": digest,
         "questions_hash": questions_hash(questions),
+        "question_languages": list(embedded),
         "chunk_size": chunk_size,
         "chunk_overlap": chunk_overlap,
     }
@@ -96,8 +99,12 @@ def build_index(
 
     summaries = [page_summary(p) for p in pages]
     asked = page_questions(pages, questions)
-    english = [q for _, lang, q in asked if lang == "en"]
-    texts = [c.embedding_text() for c in chunks] + summaries + english
+    with_vectors = [lang in embedded for _, lang, _ in asked]
+    texts = (
+        [c.embedding_text() for c in chunks]
+        + summaries
+        + [q for (_, _, q), v in zip(asked, with_vectors, strict=True) if v]
+    )
     order = sorted(range(len(texts)), key=lambda i: len(texts[i]))  # similar lengths share a batch
     vectors = np.zeros((len(texts), embedder.dim), dtype=np.float32)
     report("embed", 0, len(texts))
@@ -126,7 +133,7 @@ def build_index(
         summaries,
         vectors[len(chunks) : len(chunks) + len(pages)],
         questions=asked,
-        question_vectors=_spread(vectors[len(chunks) + len(pages) :], [lang == "en" for _, lang, _ in asked]),
+        question_vectors=_spread(vectors[len(chunks) + len(pages) :], with_vectors),
         snapshot=store.local_dir(uri),
     )
     report("write", 1, 1)

@@ -94,6 +94,7 @@ class Expansion:
     added: tuple[str, ...]  # words from the glossaries, for BM25
     acts: tuple[str, ...] = ()  # the API's words for the business acts named (a part of ``added``)
     original: str = ""  # the query as asked, when read as Dutch, German, Spanish...
+    language: str = "en"  # the language it was read as: "en", "fr", or a language file's code
 
     @property
     def for_vectors(self) -> str:
@@ -276,7 +277,7 @@ def _rewrite(language: Language, query: str) -> Expansion:
         i += n
     rewritten = " ".join(english)
     acts = _acts(_split_words(rewritten)[0])
-    return Expansion(True, rewritten, (*added, *acts), tuple(acts), original=query)
+    return Expansion(True, rewritten, (*added, *acts), tuple(acts), original=query, language=language.code)
 
 
 @lru_cache(maxsize=4096)
@@ -299,7 +300,7 @@ def expand(query: str) -> Expansion:
             i += n
         rewritten = " ".join(english)
         acts = _acts(_split_words(rewritten)[0])
-        return Expansion(True, rewritten, (*added, *acts), tuple(acts))
+        return Expansion(True, rewritten, (*added, *acts), tuple(acts), language="fr")
     # An English query may still hold a French word of the trade ("lettrage"): its English comes along.
     i = 0
     while i < len(folded):

@@ -1,9 +1,11 @@
-"""The questions each page answers, as people ask them: four English and two French per page of
-docs.chift.eu (``data/questions.json``), written from the docs by writers who never saw the
-evaluation questions or the ranking. They are indexed beside the chunks and page summaries: BM25
-over all of them, vectors over the English ones (the embedding model reads English; embedding the
-French ones too changed nothing on the dev split and cost a third more build time); a question matches the page the way the asker words it, French included, where the page's
-own text names the mechanism. Pages the file does not know (a newer corpus) simply have none.
+"""The questions each page answers, as people ask them (``data/questions.json``: page path ->
+{language code -> questions}; four English and two French per page, then two Dutch, two German and
+two Spanish), written from the docs by writers who never saw the evaluation questions or the
+ranking. They are indexed beside the chunks and page summaries: BM25 over all of them, vectors over
+those in ``EMBEDDED`` (see ``docs/docs-search.md`` for what was measured); a question matches the
+page the way the asker words it, in the asker's language, where the page's own text names the
+mechanism. Any language code may appear; pages the file does not know (a newer corpus) simply have
+none. Top-level keys starting with ``_`` are notes, not pages.
 """
 
 from __future__ import annotations
@@ -22,7 +24,10 @@ def _raw() -> str:
     return files("search_index").joinpath("data/questions.json").read_text(encoding="utf-8")
 
 
-Questions = Mapping[str, Mapping[str, Sequence[str]]]  # page path -> {"en": [...], "fr": [...]}
+Questions = Mapping[str, Mapping[str, Sequence[str]]]  # page path -> {"en": [...], "fr": [...], ...}
+# The languages whose questions are embedded (the others are read by BM25 only): on the dev split,
+# embedding the Spanish ones raised MRR@10 in every language; embedding the French ones lowered French.
+EMBEDDED: tuple[str, ...] = ("en", "nl", "de", "es")
 
 
 def packaged() -> Questions:
@@ -43,6 +48,6 @@ def page_questions(pages: Sequence[Page], by_path: Questions | None = None) -> l
     out: list[tuple[int, str, str]] = []
     for index, page in enumerate(pages):
         asked = by_path.get(page.path, {})
-        for lang in ("en", "fr"):
-            out.extend((index, lang, q) for q in asked.get(lang, []))
+        for lang in sorted(asked, key=lambda code: (code != "en", code != "fr", code)):
+            out.extend((index, lang, q) for q in asked[lang])
     return out

@@ -491,3 +491,46 @@ def test_the_questions_a_page_answers_rank_it_in_the_askers_words(
     # New questions are a new build; the same ones are not.
     assert build_index(corpus_file, tmp_path / "q", embedder=embedder, questions=asked).skipped
     assert not build_index(corpus_file, tmp_path / "q", embedder=embedder, questions=NO_QUESTIONS).skipped
+
+
+def test_questions_in_any_language_are_indexed_and_the_embedded_ones_get_vectors(
+    corpus_file: Path, tmp_path: Path, embedder: HashEmbedder
+) -> None:
+    """Dutch, German, Spanish (any code) sit beside English and French; only ``embedded`` get vectors."""
+    import numpy as np
+
+    from search_index import store
+
+    asked = {
+        "developer-guides/long": {
+            "nl": ["mijn script liep twee keer"],
+            "fr": ["facturé deux fois ?"],
+            "en": ["my script crashed and I ran it twice"],
+            "es": ["mi script se ejecutó dos veces"],
+        }
+    }
+    uri = tmp_path / "q"
+    build_index(corpus_file, uri, embedder=embedder, questions=asked, embedded=("en", "nl"))
+    meta, _, _, questions = store.read_snapshot(uri) or ({}, None, None, None)
+    assert questions is not None and meta["question_languages"] == ["en", "nl"]
+    assert questions.column("lang").to_pylist() == ["en", "fr", "es", "nl"]
+    norms = np.linalg.norm(np.asarray(questions.column("vector").to_pylist()), axis=1)
+    assert [bool(n > 0) for n in norms] == [True, False, False, True]
+    index = SearchIndex.open(uri, embedder=embedder)
+    assert (
+        index.search("mijn script liep twee keer", k=1)[0].url
+        == "https://docs.chift.eu/developer-guides/long"
+    )
+    # Other embedded languages are another build.
+    assert build_index(corpus_file, uri, embedder=embedder, questions=asked, embedded=("en", "nl")).skipped
+    assert not build_index(corpus_file, uri, embedder=embedder, questions=asked, embedded=("en",)).skipped
+
+
+def test_the_expansion_names_the_language_it_read() -> None:
+    from search_index.glossary import expand
+
+    assert expand("how do I create an invoice?").language == "en"
+    assert expand("comment créer une facture ?").language == "fr"
+    assert expand("hoe maak ik een factuur aan?").language == "nl"
+    assert expand("wie erstelle ich eine Rechnung?").language == "de"
+    assert expand("¿cómo creo una factura?").language == "es"
