@@ -6,7 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
-from support.adversary import DEMO, INVOICE, OTHER, PROTOCOL, raw_http
+from support import INVOICE
+from support.adversary import DEMO, OTHER, PROTOCOL, raw_http
 from support.adversary_tally import Ctx, Tally, attempt, run_scenario, short, unexpected
 
 pytestmark = [pytest.mark.slow, pytest.mark.anyio]

@@ -12,7 +12,8 @@ from typing import Any
 
 import httpx2
 import pytest
-from support.adversary import DEMO, HAS_MONTY, INACTIVE, INVOICE, OTHER, PROTOCOL, Mcp, Reply, raw_http
+from support import INVOICE
+from support.adversary import DEMO, HAS_MONTY, INACTIVE, OTHER, PROTOCOL, Mcp, Reply, raw_http
 from support.adversary_tally import Ctx, Tally, attempt, run_scenario, short, unexpected
 
 pytestmark = [pytest.mark.slow, pytest.mark.anyio]

@@ -4,6 +4,7 @@ Chift API."""
 
 from __future__ import annotations
 
+import copy
 import json
 from collections.abc import Iterator
 from typing import Any
@@ -12,7 +13,7 @@ import pytest
 from anyio.from_thread import BlockingPortal, start_blocking_portal
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from support import DEMO, payload
+from support import DEMO, INVOICE, payload
 from support.inproc import Session, mcp_session
 
 from chift_mcp.openapi.operations import load_operations
@@ -23,28 +24,7 @@ TOOLS = {t.name: t for t in build_tools(load_operations(load_spec()))}
 VALID = {
     "accounting_get_clients": {"consumer_id": DEMO, "limit": 5},
     "accounting_get_invoices_by_type": {"consumer_id": DEMO, "invoice_type": "customer_invoice"},
-    "accounting_create_invoice": {
-        "consumer_id": DEMO,
-        "invoice_type": "customer_invoice",
-        "currency": "EUR",
-        "untaxed_amount": 100,
-        "tax_amount": 21,
-        "total": 121,
-        "invoice_date": "2026-01-31",
-        "due_date": "2026-02-28",
-        "lines": [
-            {
-                "unit_price": 100,
-                "quantity": 1,
-                "untaxed_amount": 100,
-                "tax_rate": 21,
-                "tax_amount": 21,
-                "total": 121,
-                "account_number": "700000",
-                "tax_code": "V21",
-            }
-        ],
-    },
+    "accounting_create_invoice": copy.deepcopy(INVOICE),
     "invoicing_post_contacts": {"consumer_id": DEMO},
 }
 WRONG = {

@@ -6,11 +6,13 @@ against the sandbox Chift API lives in test_server.py.
 
 from __future__ import annotations
 
+import copy
 import json
 from collections.abc import Mapping
 from typing import Any
 
 import pytest
+from support import INVOICE_LINE
 
 from chift_mcp.calls.registry import Registry
 from chift_mcp.calls.shaping import prune
@@ -151,18 +153,7 @@ async def test_nested_body_errors_name_the_nested_field(tools: list[ToolSpec]) -
     payload = json.loads((await registry(tools, up).call("accounting_create_invoice", args, SCOPE)).text)
     assert payload["field"].startswith("lines[0].") and up.requests == []
     args["invoice_date"] = "31/01/2026"
-    args["lines"] = [
-        {
-            "unit_price": 100,
-            "quantity": 1,
-            "untaxed_amount": 100,
-            "tax_rate": 21,
-            "tax_amount": 21,
-            "total": 121,
-            "account_number": "700000",
-            "tax_code": "V21",
-        }
-    ]
+    args["lines"] = copy.deepcopy([INVOICE_LINE])
     payload = json.loads((await registry(tools, up).call("accounting_create_invoice", args, SCOPE)).text)
     assert payload["field"] == "invoice_date" and up.requests == []
 

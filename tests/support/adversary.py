@@ -37,28 +37,6 @@ NOTHING_SENT = frozenset({"RATE_LIMITED", "INVALID_ARGUMENTS", "OUT_OF_SCOPE"})
 TRACEBACK = re.compile(r"Traceback \(most recent call last\)|File \"[^\"]+\.py\", line \d+")
 HAS_MONTY = importlib.util.find_spec("pydantic_monty") is not None
 
-INVOICE = {
-    "consumer_id": DEMO,
-    "invoice_type": "customer_invoice",
-    "currency": "EUR",
-    "untaxed_amount": 100,
-    "tax_amount": 21,
-    "total": 121,
-    "invoice_date": "2026-01-31",
-    "due_date": "2026-02-28",
-    "lines": [
-        {
-            "unit_price": 100,
-            "quantity": 1,
-            "untaxed_amount": 100,
-            "tax_rate": 21,
-            "tax_amount": 21,
-            "total": 121,
-            "account_number": "700000",
-            "tax_code": "V21",
-        }
-    ],
-}
 
 
 def log(msg: str) -> None:
