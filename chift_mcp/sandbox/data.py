@@ -126,7 +126,12 @@ class DataGenerator:
 
         A field the client did not send is the schema's default, else null when it may be, else left
         out; only a required field that cannot be null is made up (the server's part: ids, numbers).
-        A value that does not fit the answer's schema is replaced by a generated one."""
+        A value that does not fit the answer's schema is replaced by a generated one.
+
+        Source: connectors give back the record the target software stored, not an echo and nothing
+        more (docs connector pages, e.g. sevdesk: codes generated there, unneeded values ignored);
+        docs/chift-contract.md rule 41. Which fields a given connector fills on read-back is not
+        documented: the defaults and nulls here are a guess."""
         item = self._item(key)
         return self._stored(schema, value, item, "$", 0)
 

@@ -25,6 +25,14 @@ pytestmark = pytest.mark.anyio
 CONSUMER = "11111111-1111-4111-8111-111111111111"
 
 
+ADDRESS = {
+    "address_type": "main",
+    "street": "Rue Haute 1",
+    "city": "Brussels",
+    "postal_code": "1000",
+    "country": "BE",
+}
+
 class FakeUpstream:
     """Answers list endpoints with ``total`` numbered items; records every request."""
 
@@ -160,13 +168,7 @@ async def test_nested_body_errors_name_the_nested_field(tools: list[ToolSpec]) -
 
 async def test_a_valid_create_sends_path_query_and_body_with_a_request_id(tools: list[ToolSpec]) -> None:
     up = FakeUpstream()
-    address = {
-        "address_type": "main",
-        "street": "Rue Haute 1",
-        "city": "Brussels",
-        "postal_code": "1000",
-        "country": "BE",
-    }
+    address = dict(ADDRESS)
     args = {
         "consumer_id": CONSUMER,
         "folder_id": "F1",
@@ -378,13 +380,7 @@ def test_text_and_structured_content_say_the_same_whether_cut_or_not(tools: list
 
 async def test_fields_also_narrow_what_a_create_returns(tools: list[ToolSpec]) -> None:
     up = FakeUpstream()
-    address = {
-        "address_type": "main",
-        "street": "Rue Haute 1",
-        "city": "Brussels",
-        "postal_code": "1000",
-        "country": "BE",
-    }
+    address = dict(ADDRESS)
     args = {"consumer_id": CONSUMER, "name": "ACME", "addresses": [address], "fields": ["id"]}
     result = await registry(tools, up).call("accounting_create_client", args, SCOPE)
     assert json.loads(result.text) == {"id": "new"}
